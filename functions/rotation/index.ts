@@ -1,0 +1,10 @@
+export * from './config';
+export * from './constants';
+export * from './errors';
+export { parseRotationEvent } from './event';
+export { EventPublishError, RotationEventPublisher } from './events';
+export { createRotationLogger, createRotationMetrics, RedactionScope } from './observability';
+export { REDACTED, Redactor } from './redactor';
+export { createRotationHandler, type RotationHandler, type RotationHandlerDependencies } from './rotation';
+export { isNamed, type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
+export * from './types';

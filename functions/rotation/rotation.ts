@@ -1,0 +1,329 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RotationConfig } from './config';
+import { EventDetailType, MetricName, RotationStep, Stage } from './constants';
+import {
+  CurrentVersionMissingError,
+  ForeignPendingVersionError,
+  RotationError,
+  RotationNotEnabledError,
+  RotationStepError,
+  VersionNotFoundError,
+  VersionNotPendingError,
+} from './errors';
+import { parseRotationEvent } from './event';
+import { RotationEventPublisher } from './events';
+import { createRotationLogger, createRotationMetrics, RedactionScope } from './observability';
+import { Redactor } from './redactor';
+import { type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
+import type {
+  PasswordOptions,
+  RotationContext,
+  RotationEvent,
+  RotationEventDetail,
+  RotationStrategy,
+  SecretVersion,
+} from './types';
+
+/** What a rotation handler is built from. Entries build these once, at module scope. */
+export interface RotationHandlerDependencies {
+  readonly strategy: RotationStrategy;
+  readonly secretsManager: SecretsManagerClient;
+  /** Needed only when `config.eventBusName` is set. */
+  readonly eventBridge?: EventBridgeClient;
+  readonly config: RotationConfig;
+  /** Defaults to a Powertools logger that redacts every secret value the invocation has seen. */
+  readonly logger?: Logger;
+  /** Defaults to Powertools metrics with the strategy's kind and name as dimensions. */
+  readonly metrics?: Metrics;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** A Lambda handler for Secrets Manager rotation events. */
+export type RotationHandler = (event: unknown, context?: unknown) => Promise<void>;
+
+/** Outcome of the preconditions: run the step, or the token is already AWSCURRENT. */
+type Precondition = 'run' | 'already-current';
+
+/**
+ * Builds the Lambda handler of a rotation function from a strategy. The protocol (preconditions, staging
+ * labels, idempotency, events, metrics, errors) lives here once; the strategy only knows its kind of secret.
+ */
+export function createRotationHandler(deps: RotationHandlerDependencies): RotationHandler {
+  const { strategy, config } = deps;
+  const scope = new RedactionScope();
+  const logger = deps.logger ?? createRotationLogger(scope);
+  const metrics = deps.metrics ?? createRotationMetrics(strategy.kind, strategy.name);
+  const store = new SecretsStore(deps.secretsManager);
+  const events = new RotationEventPublisher(deps.eventBridge, config.eventBusName);
+  const now = deps.now ?? Date.now;
+  if (config.eventBusName && !deps.eventBridge) {
+    throw new RotationError('An EventBridge client is required when an event bus is configured');
+  }
+
+  return async (rawEvent: unknown): Promise<void> => {
+    const redactor = new Redactor();
+    scope.current = redactor;
+    const started = now();
+    const event = parseRotationEvent(rawEvent);
+    logger.appendKeys({
+      secretId: event.secretId,
+      step: event.step,
+      token: event.token,
+      kind: strategy.kind,
+      strategy: strategy.name,
+    });
+    logger.setCorrelationId(event.token);
+    let secretArn = event.secretId;
+    try {
+      const description = await store.describe(event.secretId);
+      secretArn = description.arn;
+      logger.appendKeys({ secretArn });
+      const precondition = checkPreconditions(description, event);
+      const context = buildContext(secretArn, event, redactor);
+      if (precondition === 'already-current' && event.step !== RotationStep.FINISH) {
+        logger.info('Version is already AWSCURRENT; nothing to do');
+      } else {
+        await runStep(context, description, event, precondition, started);
+      }
+      recordStepDuration(event.step, now() - started);
+    } catch (error) {
+      recordStepDuration(event.step, now() - started);
+      throw await fail(error, secretArn, event, redactor);
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      logger.resetKeys();
+      scope.current = undefined;
+    }
+  };
+
+  function checkPreconditions(description: SecretDescription, event: RotationEvent): Precondition {
+    if (!description.rotationEnabled) throw new RotationNotEnabledError(description.arn);
+    const stages = description.versionIdsToStages[event.token];
+    if (stages === undefined) throw new VersionNotFoundError(description.arn, event.token);
+    if (stages.includes(Stage.CURRENT)) return 'already-current';
+    if (!stages.includes(Stage.PENDING)) {
+      const pending = versionWithStage(description, Stage.PENDING);
+      if (pending !== undefined) throw new ForeignPendingVersionError(description.arn, event.token, pending);
+      throw new VersionNotPendingError(description.arn, event.token);
+    }
+    return 'run';
+  }
+
+  function buildContext(secretArn: string, event: RotationEvent, redactor: Redactor): RotationContext {
+    const read = async (selector: { versionId?: string; stage?: string }, id = secretArn) => {
+      const version = await store.getVersion(id, selector);
+      if (version) redactor.addSecretString(version.secretString);
+      return version;
+    };
+    return {
+      secretArn,
+      token: event.token,
+      step: event.step,
+      logger,
+      secrets: {
+        current: async () => {
+          const version = await read({ stage: Stage.CURRENT });
+          if (!version) throw new CurrentVersionMissingError(secretArn);
+          return version;
+        },
+        pending: () => read({ versionId: event.token, stage: Stage.PENDING }),
+        previous: () => read({ stage: Stage.PREVIOUS }),
+        other: async (secretId, stage = Stage.CURRENT) => {
+          const version = await read({ stage }, secretId);
+          if (!version) throw new CurrentVersionMissingError(secretId);
+          return version;
+        },
+      },
+      passwords: {
+        generate: async (options: PasswordOptions = {}) => {
+          const password = await store.randomPassword(
+            options.length ?? config.passwordLength,
+            uniqueCharacters(config.excludeCharacters + (options.excludeCharacters ?? '')),
+            options.excludePunctuation ?? false,
+          );
+          redactor.add(password);
+          return password;
+        },
+      },
+      redact: (value) => redactor.add(value),
+      publishFollowUp: (action, detail) =>
+        events.publish(EventDetailType.FOLLOW_UP, { ...detail, ...baseDetail(secretArn), action }),
+    };
+  }
+
+  async function runStep(
+    context: RotationContext,
+    description: SecretDescription,
+    event: RotationEvent,
+    precondition: Precondition,
+    started: number,
+  ): Promise<void> {
+    switch (event.step) {
+      case RotationStep.CREATE:
+        return createSecret(context, description, event);
+      case RotationStep.SET:
+        return strategy.set(context, await requirePending(context));
+      case RotationStep.TEST:
+        return strategy.test(context, await requirePending(context));
+      case RotationStep.FINISH:
+        return finishSecret(context, description, precondition === 'already-current', started);
+    }
+  }
+
+  async function createSecret(
+    context: RotationContext,
+    description: SecretDescription,
+    event: RotationEvent,
+  ): Promise<void> {
+    // The current value must exist and be readable even when the pending one is already there.
+    const current = await context.secrets.current();
+    if (await context.secrets.pending()) {
+      logger.info('AWSPENDING already has a value for this token; createSecret has nothing to do');
+      return;
+    }
+    const secretString = await strategy.createPending(context, current);
+    invocationRedactor().addSecretString(secretString);
+    const created = await store.putPending(description.arn, event.token, secretString, event.rotationToken);
+    if (!created) {
+      // A concurrent createSecret with the same token put its own value first: keep theirs.
+      logger.info('A concurrent createSecret already put the pending value; keeping it');
+      return;
+    }
+    logger.info('Created the pending version');
+    await publishBestEffort(EventDetailType.STARTED, {
+      ...baseDetail(description.arn),
+      versionId: event.token,
+      previousVersionId: current.versionId,
+    });
+  }
+
+  async function finishSecret(
+    context: RotationContext,
+    description: SecretDescription,
+    alreadyCurrent: boolean,
+    started: number,
+  ): Promise<void> {
+    const secretArn = description.arn;
+    const token = context.token;
+    let previousVersionId: string | undefined;
+    let current: SecretVersion | undefined;
+    if (alreadyCurrent) {
+      previousVersionId = versionWithStage(description, Stage.PREVIOUS);
+      current = await store.getVersion(secretArn, { versionId: token });
+      if (current) invocationRedactor().addSecretString(current.secretString);
+      logger.info('Version is already AWSCURRENT; completing follow-up work only');
+    } else {
+      // Never make a version without a value current, whatever invoked this step.
+      current = await requirePending(context);
+      const currentVersionId = versionWithStage(description, Stage.CURRENT);
+      if (currentVersionId === undefined) throw new CurrentVersionMissingError(secretArn);
+      try {
+        await store.updateStage(secretArn, Stage.CURRENT, { moveTo: token, removeFrom: currentVersionId });
+        logger.info('Moved AWSCURRENT to the new version', { previousVersionId: currentVersionId });
+      } catch (error) {
+        // A concurrent finishSecret may have moved the label first; then there is nothing left to move.
+        const latest = await store.describe(secretArn);
+        if (!latest.versionIdsToStages[token]?.includes(Stage.CURRENT)) throw error;
+        logger.info('A concurrent finishSecret already moved AWSCURRENT');
+      }
+      previousVersionId = currentVersionId;
+    }
+    if (description.versionIdsToStages[token]?.includes(Stage.PENDING)) {
+      await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
+    }
+    if (strategy.afterFinish) {
+      if (!current) throw new CurrentVersionMissingError(secretArn);
+      const previous = previousVersionId
+        ? await store.getVersion(secretArn, { versionId: previousVersionId })
+        : undefined;
+      if (previous) invocationRedactor().addSecretString(previous.secretString);
+      await strategy.afterFinish(context, {
+        current,
+        ...(previous ? { previous } : {}),
+        alreadyCurrent,
+      });
+    }
+    const rotationStarted = current?.createdDate?.getTime();
+    // A failed publish fails the step on purpose: the service retries finishSecret, which publishes again.
+    await events.publish(EventDetailType.ROTATED, {
+      ...baseDetail(secretArn),
+      versionId: token,
+      ...(previousVersionId ? { previousVersionId } : {}),
+      ...(rotationStarted !== undefined ? { durationMs: Math.max(0, now() - rotationStarted) } : {}),
+      finishDurationMs: now() - started,
+      replay: alreadyCurrent,
+    });
+    metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);
+  }
+
+  async function requirePending(context: RotationContext): Promise<SecretVersion> {
+    const pending = await context.secrets.pending();
+    if (!pending) throw new VersionNotPendingError(context.secretArn, context.token);
+    return pending;
+  }
+
+  function baseDetail(secretArn: string): RotationEventDetail {
+    return { secretArn, kind: strategy.kind, strategy: strategy.name };
+  }
+
+  function recordStepDuration(step: string, durationMs: number): void {
+    const single = metrics.singleMetric();
+    single.addDimension('Step', step);
+    single.addMetric(MetricName.STEP_DURATION, MetricUnit.Milliseconds, durationMs);
+  }
+
+  async function publishBestEffort(detailType: EventDetailType, detail: RotationEventDetail): Promise<void> {
+    try {
+      await events.publish(detailType, detail);
+    } catch (error) {
+      logger.warn('Could not publish rotation event', { detailType, errorName: errorName(error) });
+    }
+  }
+
+  async function fail(
+    error: unknown,
+    secretArn: string,
+    event: RotationEvent,
+    redactor: Redactor,
+  ): Promise<Error> {
+    const name = errorName(error);
+    const rawMessage = error instanceof Error ? error.message : String(error);
+    const message = redactor.redact(rawMessage);
+    metrics.addMetric(MetricName.FAILED, MetricUnit.Count, 1);
+    logger.error('Rotation step failed', { errorName: name, errorMessage: message });
+    await publishBestEffort(EventDetailType.FAILED, {
+      ...baseDetail(secretArn),
+      step: event.step,
+      versionId: event.token,
+      errorName: name,
+    });
+    if (error instanceof RotationError && message === rawMessage) return error;
+    return new RotationStepError(
+      secretArn,
+      event.step,
+      event.token,
+      name,
+      `${event.step} failed for secret ${secretArn} (version ${event.token}): ${name}: ${message}`,
+      { cause: error },
+    );
+  }
+
+  // The redactor lives in the logger's scope for the invocation under way.
+  function invocationRedactor(): Redactor {
+    if (!scope.current) throw new RotationError('No invocation in progress');
+    return scope.current;
+  }
+}
+
+function errorName(error: unknown): string {
+  if (error instanceof Error) return error.name;
+  return typeof error;
+}
+
+function uniqueCharacters(characters: string): string {
+  return [...new Set(characters)].join('');
+}

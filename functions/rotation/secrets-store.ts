@@ -1,0 +1,138 @@
+import {
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { Stage } from './constants';
+import type { SecretVersion } from './types';
+
+/** What the protocol needs of `DescribeSecret`. */
+export interface SecretDescription {
+  readonly arn: string;
+  readonly name: string;
+  readonly rotationEnabled: boolean;
+  readonly versionIdsToStages: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Selects one version: by id, by stage, or both (both must match). */
+export interface VersionSelector {
+  readonly versionId?: string;
+  readonly stage?: string;
+}
+
+/** The Secrets Manager calls of the rotation protocol, typed and with not-found mapped to `undefined`. */
+export class SecretsStore {
+  constructor(private readonly client: SecretsManagerClient) {}
+
+  async describe(secretId: string): Promise<SecretDescription> {
+    const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    const stages: Record<string, readonly string[]> = {};
+    for (const [versionId, labels] of Object.entries(out.VersionIdsToStages ?? {})) {
+      stages[versionId] = labels ?? [];
+    }
+    return {
+      arn: out.ARN ?? secretId,
+      name: out.Name ?? secretId,
+      rotationEnabled: out.RotationEnabled === true,
+      versionIdsToStages: stages,
+    };
+  }
+
+  /** The version with its value, or `undefined` when it does not exist or has no value yet. */
+  async getVersion(secretId: string, selector: VersionSelector): Promise<SecretVersion | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetSecretValueCommand({
+          SecretId: secretId,
+          ...(selector.versionId ? { VersionId: selector.versionId } : {}),
+          ...(selector.stage ? { VersionStage: selector.stage } : {}),
+        }),
+      );
+      if (out.SecretString === undefined || out.VersionId === undefined) return undefined;
+      return {
+        versionId: out.VersionId,
+        secretString: out.SecretString,
+        stages: out.VersionStages ?? [],
+        ...(out.CreatedDate ? { createdDate: out.CreatedDate } : {}),
+      };
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Puts the pending value under the rotation's token, staged AWSPENDING only. Returns `false` when the
+   * version already exists with another value (a concurrent createSecret won the race).
+   */
+  async putPending(
+    secretArn: string,
+    token: string,
+    secretString: string,
+    rotationToken: string | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutSecretValueCommand({
+          SecretId: secretArn,
+          ClientRequestToken: token,
+          SecretString: secretString,
+          VersionStages: [Stage.PENDING],
+          ...(rotationToken ? { RotationToken: rotationToken } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isNamed(error, 'ResourceExistsException')) return false;
+      throw error;
+    }
+  }
+
+  /** Moves `stage` to `moveTo` (taking it from `removeFrom`), or removes it from `removeFrom` alone. */
+  async updateStage(
+    secretArn: string,
+    stage: string,
+    target: { readonly moveTo?: string; readonly removeFrom?: string },
+  ): Promise<void> {
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretArn,
+        VersionStage: stage,
+        ...(target.moveTo ? { MoveToVersionId: target.moveTo } : {}),
+        ...(target.removeFrom ? { RemoveFromVersionId: target.removeFrom } : {}),
+      }),
+    );
+  }
+
+  async randomPassword(
+    length: number,
+    excludeCharacters: string,
+    excludePunctuation: boolean,
+  ): Promise<string> {
+    const out = await this.client.send(
+      new GetRandomPasswordCommand({
+        PasswordLength: length,
+        ...(excludeCharacters ? { ExcludeCharacters: excludeCharacters } : {}),
+        ...(excludePunctuation ? { ExcludePunctuation: true } : {}),
+      }),
+    );
+    if (!out.RandomPassword) throw new Error('GetRandomPassword returned no password');
+    return out.RandomPassword;
+  }
+}
+
+/** The version id holding `stage`, if any. */
+export function versionWithStage(description: SecretDescription, stage: string): string | undefined {
+  for (const [versionId, stages] of Object.entries(description.versionIdsToStages)) {
+    if (stages.includes(stage)) return versionId;
+  }
+  return undefined;
+}
+
+/** Whether an SDK error has the given name (works across SDK package copies). */
+export function isNamed(error: unknown, name: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;
+}
