@@ -1,0 +1,88 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { RDSClient } from '@aws-sdk/client-rds';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  createRotationHandler,
+  type Environment,
+  type RotationHandler,
+  type RotationStrategy,
+} from '../rotation';
+import { type DatabaseConfig, DatabaseStrategyName, loadDatabaseConfig } from './config';
+import type { DatabaseEngine, EngineSettings } from './engines/engine';
+import { MySqlEngine } from './engines/mysql';
+import { PostgresEngine } from './engines/postgres';
+import type { EngineFamily } from './secret';
+import { AlternatingUsersStrategy } from './strategies/alternating-users';
+import type { DatabaseStrategyDependencies } from './strategies/common';
+import { RdsMasterStrategy } from './strategies/rds-master';
+import { SingleUserStrategy } from './strategies/single-user';
+
+/** What the database rotation handler is built from; tests and the local mode pass their own clients. */
+export interface DatabaseHandlerDependencies {
+  readonly secretsManager: SecretsManagerClient;
+  readonly eventBridge?: EventBridgeClient;
+  /** Needed by the rds-master strategy only. */
+  readonly rds?: RDSClient;
+  /** Defaults to `process.env`. */
+  readonly env?: Environment;
+  /** Overrides the engines (tests). */
+  readonly engineFor?: (family: EngineFamily, settings: EngineSettings) => DatabaseEngine;
+  /** Sleeps between retries; injectable so tests do not wait. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Overrides retry delays (tests). */
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+/** Builds the database rotation handler: the strategy comes from `ROTATION_STRATEGY`. */
+export function createDatabaseHandler(deps: DatabaseHandlerDependencies): RotationHandler {
+  const config = loadDatabaseConfig(deps.env ?? process.env);
+  return createRotationHandler({
+    strategy: createDatabaseStrategy(config, deps),
+    secretsManager: deps.secretsManager,
+    ...(deps.eventBridge ? { eventBridge: deps.eventBridge } : {}),
+    config,
+  });
+}
+
+/** The strategy the configuration names. */
+export function createDatabaseStrategy(
+  config: DatabaseConfig,
+  deps: DatabaseHandlerDependencies,
+): RotationStrategy {
+  const settings: EngineSettings = {
+    connectTimeoutMs: config.connectTimeoutMs,
+    ...(config.caPem ? { caPem: config.caPem } : {}),
+  };
+  const engines = new Map<EngineFamily, DatabaseEngine>();
+  const engineFor = (family: EngineFamily): DatabaseEngine => {
+    let engine = engines.get(family);
+    if (!engine) {
+      engine =
+        deps.engineFor?.(family, settings) ??
+        (family === 'postgres' ? new PostgresEngine(settings) : new MySqlEngine(settings));
+      engines.set(family, engine);
+    }
+    return engine;
+  };
+  const strategyDeps: DatabaseStrategyDependencies = {
+    engineFor,
+    connectAttempts: config.connectAttempts,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.baseDelayMs !== undefined ? { baseDelayMs: deps.baseDelayMs } : {}),
+    ...(deps.maxDelayMs !== undefined ? { maxDelayMs: deps.maxDelayMs } : {}),
+  };
+  switch (config.strategy) {
+    case DatabaseStrategyName.SINGLE_USER:
+      return new SingleUserStrategy(strategyDeps);
+    case DatabaseStrategyName.ALTERNATING_USERS:
+      return new AlternatingUsersStrategy(strategyDeps);
+    case DatabaseStrategyName.RDS_MASTER:
+      return new RdsMasterStrategy({
+        ...strategyDeps,
+        rds: deps.rds ?? new RDSClient({}),
+        waitSeconds: config.rdsWaitSeconds,
+        verifyLogin: config.rdsVerifyLogin,
+      });
+  }
+}

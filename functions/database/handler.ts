@@ -1,0 +1,17 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RotationHandler } from '../rotation';
+import { DatabaseStrategyName } from './config';
+import { createDatabaseHandler } from './create-handler';
+
+/**
+ * The Lambda entry of the database rotation function. Clients and configuration are built once per
+ * execution environment, at cold start, where a configuration error stops the function with a clear message.
+ * Tests, the local mode and the demo build their own handler with `createDatabaseHandler` instead.
+ */
+export const handler: RotationHandler = createDatabaseHandler({
+  secretsManager: new SecretsManagerClient({}),
+  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient({}) } : {}),
+  ...(process.env.ROTATION_STRATEGY === DatabaseStrategyName.RDS_MASTER ? { rds: new RDSClient({}) } : {}),
+});

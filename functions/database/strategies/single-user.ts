@@ -1,0 +1,70 @@
+import { type RotationContext, type RotationStrategy, type SecretVersion, Stage } from '../../rotation';
+import { DatabaseAuthenticationError } from '../errors';
+import { withCredentials } from '../secret';
+import {
+  type DatabaseStrategyDependencies,
+  loginAfterChange,
+  parse,
+  requireSameTarget,
+  tryLogin,
+  using,
+} from './common';
+
+/**
+ * The user changes its own password. No master credentials needed; consumers see one window, between
+ * setSecret and finishSecret, when only AWSPENDING works (the client library retries with it).
+ */
+export class SingleUserStrategy implements RotationStrategy {
+  readonly kind = 'database';
+  readonly name = 'single-user';
+
+  constructor(private readonly deps: DatabaseStrategyDependencies) {}
+
+  async createPending(context: RotationContext, current: SecretVersion): Promise<string> {
+    const secret = parse(context, current, Stage.CURRENT);
+    const password = await context.passwords.generate();
+    return withCredentials(secret, secret.username, password);
+  }
+
+  async set(context: RotationContext, pendingVersion: SecretVersion): Promise<void> {
+    const pending = parse(context, pendingVersion, Stage.PENDING);
+    const current = parse(context, await context.secrets.current(), Stage.CURRENT);
+    requireSameTarget(context, pending, current, Stage.CURRENT, ['username', 'host', 'port', 'family']);
+    const previousVersion = await context.secrets.previous();
+    const previous = previousVersion ? parse(context, previousVersion, Stage.PREVIOUS) : undefined;
+    if (previous)
+      requireSameTarget(context, pending, previous, Stage.PREVIOUS, ['username', 'host', 'port', 'family']);
+
+    const already = await tryLogin(this.deps, context, pending, Stage.PENDING);
+    if (already) {
+      await using(already, (session) => session.check());
+      context.logger.info('The pending password already works; setSecret has nothing to do');
+      return;
+    }
+    for (const [label, credentials] of [
+      [Stage.CURRENT, current],
+      [Stage.PREVIOUS, previous],
+    ] as const) {
+      if (!credentials) continue;
+      const session = await tryLogin(this.deps, context, credentials, label);
+      if (!session) {
+        context.logger.info('Login refused', { credentials: label });
+        continue;
+      }
+      await using(session, (s) => s.changeOwnPassword(pending.password));
+      context.logger.info('Changed the password', { loggedInWith: label });
+      await using(await loginAfterChange(this.deps, context, pending, Stage.PENDING), (s) => s.check());
+      return;
+    }
+    throw new DatabaseAuthenticationError(pending.username, pending.host, {
+      cause: new Error(
+        'Neither the pending, the current nor the previous password logs in; nothing was changed',
+      ),
+    });
+  }
+
+  async test(context: RotationContext, pendingVersion: SecretVersion): Promise<void> {
+    const pending = parse(context, pendingVersion, Stage.PENDING);
+    await using(await loginAfterChange(this.deps, context, pending, Stage.PENDING), (s) => s.check());
+  }
+}
