@@ -29,6 +29,8 @@ export interface DatabaseHandlerDependencies {
   readonly engineFor?: (family: EngineFamily, settings: EngineSettings) => DatabaseEngine;
   /** Sleeps between retries; injectable so tests do not wait. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds since the epoch, for the bounded waits; injectable with `sleep` so tests do not wait. */
+  readonly now?: () => number;
   /** Overrides retry delays (tests). */
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
@@ -83,6 +85,7 @@ export function createDatabaseStrategy(
         rds: deps.rds ?? new RDSClient({}),
         waitSeconds: config.rdsWaitSeconds,
         verifyLogin: config.rdsVerifyLogin,
+        ...(deps.now ? { now: deps.now } : {}),
       });
   }
 }
