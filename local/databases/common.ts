@@ -65,6 +65,26 @@ export async function waitFor(
   throw new Error(`${what} did not become ready within ${timeoutMs} ms:\n${output().slice(-2000)}`);
 }
 
+const tracked = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Makes sure a server started here dies with this process, even when it exits without calling `stop()`
+ * (an uncaught error, Ctrl-C, a closed pipe): no process is ever left behind.
+ */
+export function trackChild(child: ChildProcess): void {
+  tracked.add(child);
+  child.once('exit', () => tracked.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of tracked) c.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)));
+  }
+}
+
 /** Stops a child process: SIGTERM, then SIGKILL after a grace period. */
 export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { freePort, type LocalDatabase, makeCertificates, stopProcess, waitFor } from './common';
+import { freePort, type LocalDatabase, makeCertificates, stopProcess, trackChild, waitFor } from './common';
 
 /** Options of a local MariaDB. */
 export interface MariaDbOptions {
@@ -74,6 +74,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<LocalD
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  trackChild(child);
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const stop = async () => {

@@ -10,6 +10,7 @@ import {
   type LocalDatabase,
   makeCertificates,
   stopProcess,
+  trackChild,
   waitFor,
 } from './common';
 
@@ -79,6 +80,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Loca
     ['-D', dataDir, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1', ...flags],
     { stdio: ['ignore', 'pipe', 'pipe'], ...spawnAs },
   );
+  trackChild(child);
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const stop = async () => {

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DescribeSecretCommand,
+  SecretsManagerClient,
+  type SecretsManagerClientConfig,
+} from '@aws-sdk/client-secrets-manager';
+
+/** The four steps, in the order Secrets Manager invokes them. */
+export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+
+/** A rotation function: the handler a Lambda entry exports. */
+export type RotationFunction = (event: unknown) => Promise<unknown>;
+
+/** One invocation of one step. */
+export interface StepRecord {
+  readonly attempt: number;
+  readonly step: (typeof ROTATION_STEPS)[number];
+  readonly durationMs: number;
+  readonly ok: boolean;
+  readonly errorName?: string;
+}
+
+/** The outcome of one rotation. */
+export interface RotationRecord {
+  readonly secretArn: string;
+  readonly token: string;
+  readonly succeeded: boolean;
+  readonly attempts: number;
+  readonly steps: readonly StepRecord[];
+  readonly durationMs: number;
+}
+
+/** Options of one rotation. */
+export interface RotateOptions {
+  /** Whole-rotation attempts with the same token, as the service retries. @default 3 */
+  readonly maxAttempts?: number;
+  /** Called after every step, for progress displays. */
+  readonly onStep?: (record: StepRecord) => void;
+}
+
+class NotFound extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResourceNotFoundException';
+  }
+}
+
+/**
+ * Does locally what Secrets Manager does for a rotation: stages a new token as AWSPENDING with no value,
+ * invokes the rotation function in-process with the four steps in order, and retries the whole rotation with
+ * the same token after a failure, a bounded number of times.
+ *
+ * moto cannot run Lambdas here, and its RotateSecret stages AWSPENDING on a copy of the current value
+ * (AWS stages a version with no value). So the driver keeps the service's part itself: `client` is a
+ * Secrets Manager client for the function whose responses show the token staged AWSPENDING without a value
+ * until the function puts one, and show rotation enabled for the secrets the driver rotates. Values and
+ * labels themselves live in moto. See local/MOTO-DIFFERENCES.md.
+ */
+export class RotationDriver {
+  /** The client to build the rotation function with. */
+  readonly client: SecretsManagerClient;
+  readonly #plain: SecretsManagerClient;
+  readonly #enabled = new Set<string>();
+  /** secret ARN → the token staged AWSPENDING that has no value yet. */
+  readonly #staged = new Map<string, string>();
+
+  constructor(config: SecretsManagerClientConfig) {
+    this.#plain = new SecretsManagerClient(config);
+    this.client = new SecretsManagerClient(config);
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as Record<string, unknown>;
+        const arn = await this.#arnOf(String(input.SecretId ?? ''));
+        const staged = arn ? this.#staged.get(arn) : undefined;
+        if (context.commandName === 'GetSecretValueCommand' && staged && input.VersionId === staged) {
+          throw new NotFound(
+            `Secrets Manager can't find the specified secret value for VersionId: ${staged}`,
+          );
+        }
+        const result = await next(args);
+        const output = result.output as unknown as Record<string, unknown>;
+        if (context.commandName === 'DescribeSecretCommand' && arn) {
+          if (this.#enabled.has(arn)) output.RotationEnabled = true;
+          if (staged) {
+            const stages = { ...(output.VersionIdsToStages as Record<string, string[]>) };
+            for (const [id, labels] of Object.entries(stages))
+              stages[id] = labels.filter((l) => l !== 'AWSPENDING');
+            stages[staged] = ['AWSPENDING'];
+            output.VersionIdsToStages = stages;
+          }
+        }
+        if (context.commandName === 'PutSecretValueCommand' && arn && input.ClientRequestToken === staged) {
+          this.#staged.delete(arn); // the version now exists in moto, with its value and AWSPENDING
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'rotationDriverServiceState' },
+    );
+  }
+
+  /** Marks a secret as having rotation enabled, as RotateSecret with a rotation function does. */
+  async enableRotation(secretId: string): Promise<string> {
+    const arn = await this.#arnOf(secretId);
+    if (!arn) throw new NotFound(`No secret ${secretId}`);
+    this.#enabled.add(arn);
+    return arn;
+  }
+
+  /** Rotates a secret once through `fn`, as Secrets Manager would. */
+  async rotate(secretId: string, fn: RotationFunction, options: RotateOptions = {}): Promise<RotationRecord> {
+    const secretArn = await this.enableRotation(secretId);
+    const token = randomUUID();
+    this.#staged.set(secretArn, token);
+    const steps: StepRecord[] = [];
+    const started = Date.now();
+    const maxAttempts = options.maxAttempts ?? 3;
+    let attempt = 0;
+    let succeeded = false;
+    while (!succeeded && attempt < maxAttempts) {
+      attempt++;
+      succeeded = true;
+      for (const step of ROTATION_STEPS) {
+        const stepStarted = Date.now();
+        try {
+          await fn({ SecretId: secretArn, ClientRequestToken: token, Step: step });
+          const record = { attempt, step, durationMs: Date.now() - stepStarted, ok: true };
+          steps.push(record);
+          options.onStep?.(record);
+        } catch (error) {
+          const record = {
+            attempt,
+            step,
+            durationMs: Date.now() - stepStarted,
+            ok: false,
+            errorName: error instanceof Error ? error.name : typeof error,
+          };
+          steps.push(record);
+          options.onStep?.(record);
+          succeeded = false;
+          break;
+        }
+      }
+    }
+    this.#staged.delete(secretArn);
+    return { secretArn, token, succeeded, attempts: attempt, steps, durationMs: Date.now() - started };
+  }
+
+  async #arnOf(secretId: string): Promise<string | undefined> {
+    if (!secretId) return undefined;
+    if (secretId.startsWith('arn:')) return secretId;
+    try {
+      return (await this.#plain.send(new DescribeSecretCommand({ SecretId: secretId }))).ARN;
+    } catch {
+      return undefined;
+    }
+  }
+}

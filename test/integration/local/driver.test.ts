@@ -1,0 +1,150 @@
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { createRotationHandler, loadRotationConfig } from '../../../functions/rotation';
+import { RotationDriver } from '../../../local/driver';
+import { type LocalAws, startMoto } from '../../../local/moto';
+import { CounterStrategy } from '../../helpers/counter-strategy';
+
+let aws: LocalAws;
+let secrets: SecretsManagerClient;
+
+beforeAll(async () => {
+  aws = await startMoto();
+  secrets = new SecretsManagerClient(aws.clientConfig);
+}, 60_000);
+
+afterAll(async () => {
+  await aws?.stop();
+});
+
+describe('the rotation driver against moto', () => {
+  it('runs the four steps with a fresh token and the protocol core sees an empty AWSPENDING, as on AWS', async () => {
+    // GIVEN
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: 'driver/one',
+        SecretString: JSON.stringify({ generation: 0, password: 'p-0-initial' }),
+      }),
+    );
+    const driver = new RotationDriver(aws.clientConfig);
+    const strategy = new CounterStrategy();
+    const handler = createRotationHandler({
+      strategy,
+      secretsManager: driver.client,
+      config: loadRotationConfig({}),
+    });
+    // WHEN
+    const first = await driver.rotate('driver/one', handler);
+    const second = await driver.rotate('driver/one', handler);
+    // THEN
+    expect(first.succeeded && second.succeeded).toBe(true);
+    expect(first.steps.map((s) => s.step)).toEqual([
+      'createSecret',
+      'setSecret',
+      'testSecret',
+      'finishSecret',
+    ]);
+    const current = await secrets.send(
+      new GetSecretValueCommand({ SecretId: 'driver/one', VersionStage: 'AWSCURRENT' }),
+    );
+    expect(current.VersionId).toBe(second.token);
+    expect(JSON.parse(current.SecretString ?? '{}').generation).toBe(2);
+    const stages = (await secrets.send(new DescribeSecretCommand({ SecretId: 'driver/one' })))
+      .VersionIdsToStages;
+    expect(stages?.[first.token]).toEqual(['AWSPREVIOUS']);
+  });
+
+  it('retries the whole rotation with the same token after a failure, and gives up after the bound', async () => {
+    // GIVEN a function whose setSecret fails once
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: 'driver/two',
+        SecretString: JSON.stringify({ generation: 0, password: 'p-0-initial' }),
+      }),
+    );
+    const driver = new RotationDriver(aws.clientConfig);
+    const strategy = new CounterStrategy();
+    strategy.failNext = { hook: 'set', error: new Error('database restarting') };
+    const handler = createRotationHandler({
+      strategy,
+      secretsManager: driver.client,
+      config: loadRotationConfig({}),
+    });
+    // WHEN
+    const record = await driver.rotate('driver/two', handler, { maxAttempts: 3 });
+    // THEN
+    expect(record).toMatchObject({ succeeded: true, attempts: 2 });
+    expect(record.steps.filter((s) => !s.ok).map((s) => s.step)).toEqual(['setSecret']);
+    expect(strategy.calls.filter((c) => c === 'createPending')).toHaveLength(1);
+    // and a function that always fails is retried the bounded number of times, leaving AWSCURRENT alone
+    const before = await secrets.send(
+      new GetSecretValueCommand({ SecretId: 'driver/two', VersionStage: 'AWSCURRENT' }),
+    );
+    const failing = async () => {
+      throw new Error('always');
+    };
+    const failed = await driver.rotate('driver/two', failing, { maxAttempts: 2 });
+    expect(failed).toMatchObject({ succeeded: false, attempts: 2 });
+    const after = await secrets.send(
+      new GetSecretValueCommand({ SecretId: 'driver/two', VersionStage: 'AWSCURRENT' }),
+    );
+    expect(after.VersionId).toBe(before.VersionId);
+  });
+});
+
+describe('where moto differs from AWS (see local/MOTO-DIFFERENCES.md); our code must not rely on these', () => {
+  it('answers a GetSecretValue without VersionStage with a stale version after AWSCURRENT moved', async () => {
+    const created = await secrets.send(new CreateSecretCommand({ Name: 'moto/stale', SecretString: 'v0' }));
+    const first = Object.keys(
+      (await secrets.send(new DescribeSecretCommand({ SecretId: 'moto/stale' }))).VersionIdsToStages ?? {},
+    )[0];
+    const token = '00000000-0000-4000-8000-000000000001';
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId: created.ARN,
+        ClientRequestToken: token,
+        SecretString: 'v1',
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    await secrets.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: created.ARN,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: token,
+        RemoveFromVersionId: first,
+      }),
+    );
+    const stageless = await secrets.send(new GetSecretValueCommand({ SecretId: 'moto/stale' }));
+    const explicit = await secrets.send(
+      new GetSecretValueCommand({ SecretId: 'moto/stale', VersionStage: 'AWSCURRENT' }),
+    );
+    expect(explicit.SecretString).toBe('v1');
+    expect(stageless.SecretString).toBe('v0'); // AWS would answer v1
+  });
+
+  it('stages AWSPENDING on a copy of the current value in RotateSecret, where AWS stages no value', async () => {
+    await secrets.send(new CreateSecretCommand({ Name: 'moto/rotate', SecretString: 'v0' }));
+    await secrets
+      .send(
+        new RotateSecretCommand({
+          SecretId: 'moto/rotate',
+          ClientRequestToken: '00000000-0000-4000-8000-000000000002',
+          RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:none',
+          RotateImmediately: false,
+        }),
+      )
+      .catch(() => undefined); // moto cannot find or run the function
+    const pending = await secrets.send(
+      new GetSecretValueCommand({ SecretId: 'moto/rotate', VersionStage: 'AWSPENDING' }),
+    );
+    expect(pending.SecretString).toBe('v0');
+  });
+});
