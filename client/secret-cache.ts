@@ -140,9 +140,9 @@ export class SecretCache implements SecretValueSource {
       stages: out.VersionStages ?? ['AWSCURRENT'],
     };
     const arn = out.ARN ?? secretId;
-    let seen = this.#seenVersions.get(arn);
-    if (!seen) this.#seenVersions.set(arn, (seen = new Set()));
+    const seen = this.#seenVersions.get(arn) ?? new Set<string>();
     seen.add(out.VersionId);
+    this.#seenVersions.set(arn, seen);
     this.#entries.set(secretId, { secret, fetchedAt: this.#now(), arn, name: out.Name ?? secretId });
     return secret;
   }
