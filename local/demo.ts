@@ -17,6 +17,9 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { Client, escapeIdentifier } from 'pg';
+import { RotationQueuePoller } from '../client/events';
+import { RotatingPgPool } from '../client/pg-pool';
+import { SecretCache } from '../client/secret-cache';
 import { createDatabaseHandler } from '../functions/database/create-handler';
 import type { LocalDatabase } from './databases/common';
 import { startPostgres } from './databases/postgres';
@@ -36,6 +39,9 @@ export interface DemoRow {
   /** Whether `oldWorks` is what the strategy promises (single-user: no; alternating users: yes). */
   readonly asPromised: boolean;
   readonly events: readonly string[];
+  /** Consumer requests during this rotation, and how many failed. */
+  readonly requests: number;
+  readonly failedRequests: number;
 }
 
 /** Options of the demo. */
@@ -71,8 +77,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRow[]> {
     const secrets = new SecretsManagerClient(aws.clientConfig);
     const eventBridge = new EventBridgeClient(aws.clientConfig);
     const sqs = new SQSClient(aws.clientConfig);
-    const queueUrl = await subscribeQueue(eventBridge, sqs);
-    print('  EventBridge bus "secret-rotation" delivers rotation events to an SQS queue');
+    const queueUrl = await subscribeQueue(eventBridge, sqs, 'rotation-events', true);
+    const consumerQueueUrl = await subscribeQueue(eventBridge, sqs, 'orders-service-events', false);
+    print(
+      '  EventBridge bus "secret-rotation" delivers rotation events to two SQS queues: this display and the consumer',
+    );
 
     await createAppUser(db, 'orders_app', 'Initial-Pa55word');
     const master = await secrets.send(
@@ -106,8 +115,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRow[]> {
         },
       });
       print(`\n== ${strategy}: secret ${name}`);
+      // A service built on the client library: it reads the secret at run time, refreshes on the events
+      // its queue receives, and recovers from a refused login with AWSCURRENT anew, then AWSPENDING.
+      const cache = new SecretCache({ client: secrets });
+      const poller = new RotationQueuePoller({ cache, sqs, queueUrl: consumerQueueUrl, waitTimeSeconds: 1 });
+      poller.start();
+      const pool = new RotatingPgPool({
+        source: cache,
+        secretId: name,
+        pool: { max: 2, maxUses: 5, ssl: { ca: db.caPem, rejectUnauthorized: true } },
+      });
+      const consumer = startConsumer(() => pool.query('INSERT INTO orders (item) VALUES ($1)', ['order']));
+      print('  a consumer service is inserting orders through RotatingPgPool the whole time');
       for (let i = 1; i <= rotations; i++) {
         const before = await current(secrets, name);
+        consumer.take(); // count only this rotation's traffic
         const record: RotationRecord = await driver.rotate(name, handler, {
           onStep: (s) =>
             print(
@@ -118,12 +140,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRow[]> {
         const newWorks = await canLogIn(db, after);
         const oldWorks = await canLogIn(db, before);
         const events = await drainEvents(sqs, queueUrl);
+        const traffic = consumer.take();
         const asPromised = strategy === 'single-user' ? !oldWorks : oldWorks;
         print(
           `  rotation ${i}: now ${after.username}; new credentials ${newWorks ? 'log in' : 'FAIL'}; ` +
             `previous credentials ${oldWorks ? 'still log in' : 'refused'} (${asPromised ? 'as the strategy promises' : 'NOT as promised'})`,
         );
         for (const event of events) print(`    event: ${event}`);
+        print(`    consumer: ${traffic.requests} requests, ${traffic.failed} failed`);
         rows.push({
           strategy,
           rotation: i,
@@ -134,8 +158,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRow[]> {
           oldWorks,
           asPromised,
           events,
+          requests: traffic.requests,
+          failedRequests: traffic.failed,
         });
       }
+      await consumer.stop();
+      await poller.stop();
+      await pool.end();
     }
     print(`\n${summaryTable(rows)}`);
     return rows;
@@ -147,7 +176,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRow[]> {
 
 /** The summary as a text table. */
 export function summaryTable(rows: readonly DemoRow[]): string {
-  const header = ['strategy', '#', 'user now', 'result', 'ms', 'new login', 'old login', 'events'];
+  const header = [
+    'strategy',
+    '#',
+    'user now',
+    'result',
+    'ms',
+    'new login',
+    'old login',
+    'events',
+    'requests',
+    'failed',
+  ];
   const body = rows.map((r) => [
     r.strategy,
     String(r.rotation),
@@ -157,9 +197,15 @@ export function summaryTable(rows: readonly DemoRow[]): string {
     r.newWorks ? 'ok' : 'FAIL',
     `${r.oldWorks ? 'works' : 'refused'}${r.asPromised ? '' : ' (!)'}`,
     String(r.events.length),
+    String(r.requests),
+    String(r.failedRequests),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
@@ -216,22 +262,53 @@ async function canLogIn(db: LocalDatabase, credentials: Credentials): Promise<bo
   }
 }
 
-async function subscribeQueue(eventBridge: EventBridgeClient, sqs: SQSClient): Promise<string> {
-  await eventBridge.send(new CreateEventBusCommand({ Name: 'secret-rotation' }));
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'rotation-events' }));
+/** Consumers inserting in a loop; `take()` returns and resets the counts since the last call. */
+function startConsumer(request: () => Promise<unknown>, loops = 4) {
+  let running = true;
+  let requests = 0;
+  let failed = 0;
+  const workers = Array.from({ length: loops }, async () => {
+    while (running) {
+      requests++;
+      await request().catch(() => failed++);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  });
+  return {
+    take: () => {
+      const counts = { requests, failed };
+      requests = 0;
+      failed = 0;
+      return counts;
+    },
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+    },
+  };
+}
+
+async function subscribeQueue(
+  eventBridge: EventBridgeClient,
+  sqs: SQSClient,
+  queueName: string,
+  createBus: boolean,
+): Promise<string> {
+  if (createBus) await eventBridge.send(new CreateEventBusCommand({ Name: 'secret-rotation' }));
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: queueName }));
   const attributes = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
   );
   await eventBridge.send(
     new PutRuleCommand({
-      Name: 'all-rotations',
+      Name: `${queueName}-rule`,
       EventBusName: 'secret-rotation',
       EventPattern: JSON.stringify({ source: ['secret-rotation'] }),
     }),
   );
   await eventBridge.send(
     new PutTargetsCommand({
-      Rule: 'all-rotations',
+      Rule: `${queueName}-rule`,
       EventBusName: 'secret-rotation',
       Targets: [{ Id: 'queue', Arn: attributes.Attributes?.QueueArn }],
     }),
@@ -276,11 +353,12 @@ if (require.main === module) {
   }
   runDemo()
     .then((rows) => {
-      const ok = rows.every((r) => r.succeeded && r.newWorks && r.asPromised);
+      const ok = rows.every((r) => r.succeeded && r.newWorks && r.asPromised && r.failedRequests === 0);
+      const requests = rows.reduce((sum, r) => sum + r.requests, 0);
       console.log(
         ok
-          ? '\nEvery rotation succeeded and behaved as its strategy promises.'
-          : '\nSome rotations did not behave as promised.',
+          ? `\nEvery rotation succeeded and behaved as its strategy promises; the consumer made ${requests} requests and none failed.`
+          : '\nSome rotations did not behave as promised, or consumer requests failed.',
       );
       process.exit(ok ? 0 : 1);
     })

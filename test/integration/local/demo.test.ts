@@ -8,7 +8,7 @@ function serversRunning(): number {
 }
 
 describe('the demo', () => {
-  it('rotates with both strategies as promised, reports the events, and leaves no process behind', async () => {
+  it('rotates with both strategies as promised, reports the events, fails no consumer request, and leaves no process behind', async () => {
     // GIVEN
     const before = serversRunning();
     const lines: string[] = [];
@@ -17,7 +17,8 @@ describe('the demo', () => {
     // THEN
     expect(rows).toHaveLength(4);
     for (const row of rows) {
-      expect(row).toMatchObject({ succeeded: true, newWorks: true, asPromised: true });
+      expect(row).toMatchObject({ succeeded: true, newWorks: true, asPromised: true, failedRequests: 0 });
+      expect(row.requests).toBeGreaterThan(0);
       expect(row.events.map((e) => e.split(' (')[0])).toEqual(['Secret Rotation Started', 'Secret Rotated']);
     }
     expect(rows.filter((r) => r.strategy === 'single-user').every((r) => !r.oldWorks)).toBe(true);
