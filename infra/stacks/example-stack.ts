@@ -1,14 +1,112 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
-import * as events from 'aws-cdk-lib/aws-events';
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import {
+  DatabaseRotationStrategy,
+  DatabaseSecretRotation,
+  RotationAlarms,
+  RotationEvents,
+} from '../constructs';
 
 /**
- * The example application `cdk.json` runs. It grows with the constructs; for now it holds the event bus
- * our rotation functions publish to.
+ * The example application `cdk.json` runs: a VPC, an Aurora PostgreSQL cluster whose application user is
+ * rotated by alternating users, the rotation events bus with a consumer queue subscribed, and the alarms
+ * and dashboard.
  */
 export class ExampleStack extends Stack {
+  readonly rotation: DatabaseSecretRotation;
+  readonly events: RotationEvents;
+  readonly alarms: RotationAlarms;
+  readonly consumerQueue: sqs.Queue;
+
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    new events.EventBus(this, 'RotationEvents', { eventBusName: 'secret-rotation' });
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_YEAR }),
+          ),
+        },
+      },
+    });
+    const key = new kms.Key(this, 'DataKey', {
+      enableKeyRotation: true,
+      description: 'Orders database and secrets',
+    });
+    const cluster = new rds.DatabaseCluster(this, 'Orders', {
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_4 }),
+      credentials: rds.Credentials.fromGeneratedSecret('orders_admin', { encryptionKey: key }),
+      writer: rds.ClusterInstance.serverlessV2('Writer'),
+      serverlessV2MinCapacity: 0.5,
+      serverlessV2MaxCapacity: 2,
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      storageEncrypted: true,
+      storageEncryptionKey: key,
+      iamAuthentication: true,
+      deletionProtection: true,
+      port: 5433,
+      cloudwatchLogsExports: ['postgresql'],
+      defaultDatabaseName: 'orders',
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+    });
+    const appSecret = new rds.DatabaseSecret(this, 'OrdersAppSecret', {
+      username: 'orders_app',
+      dbname: 'orders',
+      masterSecret: cluster.secret,
+      encryptionKey: key,
+    }).attach(cluster);
+
+    this.events = new RotationEvents(this, 'RotationEvents', { eventBusName: 'secret-rotation' });
+    this.rotation = new DatabaseSecretRotation(this, 'OrdersAppRotation', {
+      secret: appSecret,
+      strategy: DatabaseRotationStrategy.ALTERNATING_USERS,
+      masterSecret: cluster.secret!,
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      target: cluster,
+      port: 5433,
+      schedule: { every: Duration.days(30), window: Duration.hours(4) },
+      events: this.events,
+      createVpcEndpoints: true,
+    });
+
+    // The cluster's master password rotates too, through the RDS API: no network path needed.
+    new DatabaseSecretRotation(this, 'OrdersMasterRotation', {
+      secret: cluster.secret!,
+      strategy: DatabaseRotationStrategy.RDS_MASTER,
+      rdsMaster: { type: 'cluster', identifier: cluster.clusterIdentifier },
+      schedule: { cron: 'cron(0 3 ? * SUN *)', window: Duration.hours(3) },
+      events: this.events,
+    });
+
+    const deadLetters = new sqs.Queue(this, 'ConsumerDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.consumerQueue = new sqs.Queue(this, 'OrdersServiceRotationEvents', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+    });
+    this.events.subscribe(new targets.SqsQueue(this.consumerQueue), { secret: appSecret });
+
+    this.alarms = new RotationAlarms(this, 'RotationAlarms', { overdueMargin: Duration.hours(6) });
+    this.alarms.watch({
+      secret: appSecret,
+      rotationFunction: this.rotation.rotationFunction,
+      kind: 'database',
+      strategy: DatabaseRotationStrategy.ALTERNATING_USERS,
+    });
   }
 }

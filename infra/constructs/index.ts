@@ -1,0 +1,5 @@
+export * from './database-secret-rotation';
+export * from './rotation-alarms';
+export * from './rotation-events';
+export * from './rotation-function';
+export * from './schedule';

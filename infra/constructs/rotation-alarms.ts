@@ -1,0 +1,238 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
+
+/** Our metrics' namespace and the service dimension the functions use. */
+export const METRICS_NAMESPACE = 'SecretRotation';
+export const SERVICE_NAME = 'secret-rotation';
+
+/** A rotation to watch. */
+export interface WatchedRotation {
+  readonly secret: secretsmanager.ISecret;
+  readonly rotationFunction: lambda.IFunction;
+  /** `database`, `api-key`, `jwt`. */
+  readonly kind: string;
+  /** The strategy's name, e.g. `alternating-users`. */
+  readonly strategy: string;
+}
+
+/** Props of the rotation alarms. */
+export interface RotationAlarmsProps {
+  /** Where alarms go. @default - a new encrypted topic */
+  readonly topic?: sns.ITopic;
+  /**
+   * A rotation is overdue when Secrets Manager's next rotation date is this far in the past.
+   * @default Duration.hours(6)
+   */
+  readonly overdueMargin?: Duration;
+  /**
+   * Name of the dashboard.
+   * @default - generated
+   */
+  readonly dashboardName?: string;
+}
+
+/**
+ * Alarms to an SNS topic for failed and overdue rotations, and a dashboard of the SLIs. Failures are seen
+ * three ways (the function's errors, our `RotationFailed` metric, Secrets Manager's `RotationFailed` event)
+ * because each can be missing when another is not. Secrets Manager has no metric for a rotation that never
+ * ran, so a small scheduled check publishes `RotationOverdue` per secret, alarmed with missing data
+ * treated as breaching: if the check itself stops, the alarm fires too.
+ */
+export class RotationAlarms extends Construct {
+  readonly topic: sns.ITopic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly overdueCheck: RotationFunction;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly #margin: Duration;
+  readonly #watched: WatchedRotation[] = [];
+  readonly #secretIds: string[] = [];
+
+  constructor(scope: Construct, id: string, props: RotationAlarmsProps = {}) {
+    super(scope, id);
+    this.#margin = props.overdueMargin ?? Duration.hours(6);
+    if (this.#margin.toSeconds() > 30 * 86400) {
+      throw new Error(
+        `RotationAlarmsProps.overdueMargin must be at most 30 days, got ${this.#margin.toHumanString()}`,
+      );
+    }
+    if (props.topic) {
+      this.topic = props.topic;
+    } else {
+      const key = new kms.Key(this, 'TopicKey', {
+        enableKeyRotation: true,
+        description: 'Rotation alarm topic',
+      });
+      key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
+      key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+      this.topic = new sns.Topic(this, 'Topic', {
+        masterKey: key,
+        enforceSSL: true,
+        displayName: 'Secret rotation alarms',
+      });
+    }
+    new events.Rule(this, 'SecretsManagerRotationFailed', {
+      description: "Secrets Manager's own RotationFailed and RotationAbandoned events",
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail'],
+        detail: { eventName: ['RotationFailed', 'RotationAbandoned'] },
+      },
+      targets: [new targets.SnsTopic(this.topic)],
+    });
+    this.overdueCheck = new RotationFunction(this, 'OverdueCheck', {
+      entry: path.join(FUNCTIONS_DIR, 'overdue', 'handler.ts'),
+      timeout: Duration.seconds(60),
+      environment: {
+        OVERDUE_MARGIN_SECONDS: String(this.#margin.toSeconds()),
+        SECRET_IDS: '',
+      },
+    });
+    new events.Rule(this, 'OverdueSchedule', {
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(this.overdueCheck.function)],
+    });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+    });
+    this.node.addValidation({
+      validate: () =>
+        this.#watched.length === 0 ? ['RotationAlarms: call watch() for at least one rotation'] : [],
+    });
+    this.alarms.push(
+      this.#alarm(
+        'OverdueCheckErrors',
+        this.overdueCheck.function.metricErrors({ period: Duration.hours(1) }),
+        'The overdue-rotation check failed',
+      ),
+    );
+  }
+
+  /** Watches one rotation: alarms on its function's errors, our failure metric, and overdue rotation. */
+  watch(rotation: WatchedRotation): this {
+    const n = this.#watched.push(rotation);
+    const dimensions = { service: SERVICE_NAME, Kind: rotation.kind, Strategy: rotation.strategy };
+    this.alarms.push(
+      this.#alarm(
+        `FunctionErrors${n}`,
+        rotation.rotationFunction.metricErrors({ period: Duration.minutes(5) }),
+        'The rotation function failed',
+      ),
+      this.#alarm(
+        `RotationFailed${n}`,
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'RotationFailed',
+          dimensionsMap: dimensions,
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        `A ${rotation.kind} rotation (${rotation.strategy}) step failed`,
+      ),
+    );
+    const overdue = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'RotationOverdue',
+      dimensionsMap: { service: SERVICE_NAME, SecretName: rotation.secret.secretName },
+      statistic: 'Maximum',
+      period: Duration.hours(1),
+    });
+    this.alarms.push(
+      this.#alarm(
+        `Overdue${n}`,
+        overdue,
+        'A secret has not rotated on schedule',
+        cloudwatch.TreatMissingData.BREACHING,
+      ),
+    );
+    this.#secretIds.push(rotation.secret.secretArn);
+    this.overdueCheck.function.addEnvironment('SECRET_IDS', this.#secretIds.join(','));
+    this.overdueCheck.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: [rotation.secret.secretArn],
+      }),
+    );
+    this.#addWidgets(rotation, dimensions, overdue);
+    return this;
+  }
+
+  #alarm(
+    id: string,
+    metric: cloudwatch.IMetric,
+    description: string,
+    treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+  ) {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData,
+      alarmDescription: description,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    return alarm;
+  }
+
+  #addWidgets(
+    rotation: WatchedRotation,
+    dimensions: Record<string, string>,
+    overdue: cloudwatch.Metric,
+  ): void {
+    const metric = (metricName: string, statistic: string, extra: Record<string, string> = {}) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { ...dimensions, ...extra },
+        statistic,
+        period: Duration.days(1),
+      });
+    const succeeded = metric('RotationSucceeded', 'Sum');
+    const failed = metric('RotationFailed', 'Sum');
+    const title = `${rotation.kind} / ${rotation.strategy}`;
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${title}: success rate (%)`,
+        left: [
+          new cloudwatch.MathExpression({
+            expression: '100 * s / (s + f)',
+            usingMetrics: { s: succeeded, f: failed },
+            label: 'success rate',
+            period: Duration.days(1),
+          }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({ title: `${title}: rotations and failures`, left: [succeeded, failed] }),
+      new cloudwatch.GraphWidget({
+        title: `${title}: step duration p99 (ms)`,
+        left: ['createSecret', 'setSecret', 'testSecret', 'finishSecret'].map((step) =>
+          metric('StepDuration', 'p99', { Step: step }).with({ label: step, period: Duration.hours(1) }),
+        ),
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${title}: time since last rotation (s) and overdue`,
+        left: [
+          new cloudwatch.Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: 'SecondsSinceLastRotation',
+            dimensionsMap: { service: SERVICE_NAME, SecretName: rotation.secret.secretName },
+            statistic: 'Maximum',
+            period: Duration.hours(1),
+          }),
+        ],
+        right: [overdue],
+      }),
+    );
+  }
+}

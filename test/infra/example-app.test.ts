@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ExampleStack } from '../../infra/stacks/example-stack';
+
+describe('the example app', () => {
+  const app = new App();
+  const stack = new ExampleStack(app, 'Example', { env: { account: '123456789012', region: 'eu-west-1' } });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+  it("passes cdk-nag's AwsSolutions pack with every acknowledgement carrying its reason", () => {
+    // synth throws on any unacknowledged finding
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('has an alternating-users rotation of the application user, an RDS master rotation, events, alarms', () => {
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+    template.resourceCountIs('AWS::RDS::DBCluster', 1);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { ROTATION_STRATEGY: 'alternating-users' } },
+    });
+  });
+
+  it('synthesizes a template cfn-lint finds no error in', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rotation-cfn-'));
+    try {
+      const file = join(dir, 'example.template.json');
+      writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
+      const result = spawnSync('cfn-lint', ['--non-zero-exit-code', 'error', file], { encoding: 'utf8' });
+      if (result.error)
+        throw new Error(`cfn-lint could not run: ${result.error.message} (pip install cfn-lint)`);
+      expect(result.stdout + result.stderr).not.toMatch(/^E\d{4}/m);
+      expect(result.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
