@@ -1,7 +1,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { RotationHandler } from '../rotation';
+import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
 import { DatabaseStrategyName } from './config';
 import { createDatabaseHandler } from './create-handler';
 
@@ -11,7 +11,9 @@ import { createDatabaseHandler } from './create-handler';
  * Tests, the local mode and the demo build their own handler with `createDatabaseHandler` instead.
  */
 export const handler: RotationHandler = createDatabaseHandler({
-  secretsManager: new SecretsManagerClient({}),
-  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient({}) } : {}),
-  ...(process.env.ROTATION_STRATEGY === DatabaseStrategyName.RDS_MASTER ? { rds: new RDSClient({}) } : {}),
+  secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
+  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
+  ...(process.env.ROTATION_STRATEGY === DatabaseStrategyName.RDS_MASTER
+    ? { rds: new RDSClient(SDK_RETRY_CONFIG) }
+    : {}),
 });

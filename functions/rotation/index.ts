@@ -6,5 +6,6 @@ export { EventPublishError, RotationEventPublisher } from './events';
 export { createRotationLogger, createRotationMetrics, RedactionScope } from './observability';
 export { REDACTED, Redactor } from './redactor';
 export { createRotationHandler, type RotationHandler, type RotationHandlerDependencies } from './rotation';
+export { SDK_RETRY_CONFIG } from './sdk-config';
 export { isNamed, type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
 export * from './types';

@@ -9,6 +9,18 @@ import { Construct } from 'constructs';
 /** Where the project's functions live. */
 export const FUNCTIONS_DIR = path.join(__dirname, '..', '..', 'functions');
 
+/**
+ * How every function is bundled: one minified CommonJS file with a source map, the AWS SDK inside it (so the
+ * versions the tests ran with are the versions deployed), `pg-native` left out (the pure JavaScript driver is
+ * used). `bench:bundles` builds with the same settings.
+ */
+export const ROTATION_BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  target: 'node24',
+  externalModules: ['pg-native'],
+} as const;
+
 /** Props of a rotation function. */
 export interface RotationFunctionProps {
   /** Entry file, e.g. `functions/database/handler.ts`. */
@@ -80,12 +92,10 @@ export class RotationFunction extends Construct {
         ...props.environment,
       },
       bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
+        ...ROTATION_BUNDLING,
+        externalModules: [...ROTATION_BUNDLING.externalModules],
         format: OutputFormat.CJS,
         forceDockerBundling: false,
-        externalModules: ['pg-native'],
       },
     });
     const managed = [

@@ -1,0 +1,161 @@
+/**
+ * bench:bundles — each function's deployment bundle and its cold-start cost, beside a minimal handler
+ * measured in the same run.
+ *
+ * Every `functions/<name>/handler.ts` is bundled with esbuild exactly as the CDK construct bundles it
+ * (ROTATION_BUNDLING: minified CommonJS, source map, the AWS SDK inside). The cold-start cost is what a new
+ * Lambda execution environment pays in our code before the first invocation: loading the bundle and building
+ * the handler (clients, configuration validated at cold start), measured in a fresh Node.js process each time
+ * (`--runs` times, median and p90), without the process's own start-up. Network is not touched: building a
+ * handler makes no request.
+ *
+ * Usage: npm run bench:bundles -- [--runs 15] [--json]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { buildSync } from 'esbuild';
+import { FUNCTIONS_DIR, ROTATION_BUNDLING } from '../infra/constructs/rotation-function';
+
+const args = process.argv.slice(2);
+const runsAt = args.indexOf('--runs');
+const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 15;
+const JSON_OUTPUT = args.includes('--json');
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+  console.error('--runs must be a positive integer');
+  process.exit(2);
+}
+
+/** The configuration each function validates at cold start (no secret, no endpoint is contacted). */
+const COLD_START_ENV: Record<string, Record<string, string>> = {
+  database: { ROTATION_STRATEGY: 'single-user' },
+  overdue: { SECRET_IDS: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf' },
+  jwt: { JWKS_BUCKET: 'jwks-bucket', JWKS_KEY: '.well-known/jwks.json' },
+  'api-key': { API_KEY_PROVIDER: 'self-issued' },
+};
+
+/** A handler that does nothing, bundled the same way: the floor every function is compared with. */
+const MINIMAL_HANDLER = 'export const handler = async (event: unknown) => ({ ok: event !== undefined });\n';
+
+interface Row {
+  readonly name: string;
+  readonly bundleBytes: number;
+  readonly gzipBytes: number;
+  readonly coldStartMedianMs: number;
+  readonly coldStartP90Ms: number;
+  readonly heapMb: number;
+  readonly overMinimalMs?: number;
+}
+
+function main() {
+  const out = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
+  try {
+    const minimalEntry = join(out, 'minimal.ts');
+    writeFileSync(minimalEntry, MINIMAL_HANDLER);
+    const entries: Array<[string, string]> = [['minimal handler (baseline)', minimalEntry]];
+    for (const name of readdirSync(FUNCTIONS_DIR).sort()) {
+      const entry = join(FUNCTIONS_DIR, name, 'handler.ts');
+      if (statSync(join(FUNCTIONS_DIR, name)).isDirectory() && exists(entry)) entries.push([name, entry]);
+    }
+    const rows: Row[] = [];
+    for (const [name, entry] of entries) {
+      const bundle = join(out, `${name.replace(/\W+/g, '-')}.js`);
+      buildSync({
+        entryPoints: [entry],
+        outfile: bundle,
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        minify: ROTATION_BUNDLING.minify,
+        sourcemap: ROTATION_BUNDLING.sourceMap,
+        target: ROTATION_BUNDLING.target,
+        external: [...ROTATION_BUNDLING.externalModules],
+        logLevel: 'error',
+      });
+      const code = readFileSync(bundle);
+      const samples = Array.from({ length: RUNS }, () => coldStart(bundle, COLD_START_ENV[name] ?? {}));
+      const times = samples.map((s) => s.ms).sort((a, b) => a - b);
+      rows.push({
+        name,
+        bundleBytes: code.length,
+        gzipBytes: gzipSync(code).length,
+        coldStartMedianMs: round(percentile(times, 0.5)),
+        coldStartP90Ms: round(percentile(times, 0.9)),
+        heapMb: round(Math.max(...samples.map((s) => s.heapMb))),
+      });
+    }
+    const floor = rows[0]?.coldStartMedianMs ?? 0;
+    const withDelta = rows.map((r, i) =>
+      i === 0 ? r : { ...r, overMinimalMs: round(r.coldStartMedianMs - floor) },
+    );
+    if (JSON_OUTPUT)
+      console.log(JSON.stringify({ runs: RUNS, node: process.version, functions: withDelta }, null, 2));
+    else printTable(withDelta);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Loads the bundle and builds the handler in a fresh process; returns the time that took. */
+function coldStart(bundle: string, env: Record<string, string>): { ms: number; heapMb: number } {
+  const probe = [
+    'const t0 = performance.now();',
+    `const mod = require(${JSON.stringify(bundle)});`,
+    "if (typeof mod.handler !== 'function') throw new Error('no handler export');",
+    'const ms = performance.now() - t0;',
+    'process.stdout.write(JSON.stringify({ ms, heapMb: process.memoryUsage().heapUsed / 2 ** 20 }));',
+  ].join('\n');
+  const output = execFileSync(process.execPath, ['-e', probe], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      ...env,
+    },
+    encoding: 'utf8',
+  });
+  return JSON.parse(output) as { ms: number; heapMb: number };
+}
+
+function exists(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function printTable(rows: Row[]) {
+  const header = ['function', 'bundle', 'gzip', 'cold start p50', 'p90', 'over minimal', 'heap'];
+  const body = rows.map((r) => [
+    r.name,
+    `${(r.bundleBytes / 1024).toFixed(0)} KiB`,
+    `${(r.gzipBytes / 1024).toFixed(0)} KiB`,
+    `${r.coldStartMedianMs} ms`,
+    `${r.coldStartP90Ms} ms`,
+    r.overMinimalMs === undefined ? '-' : `+${r.overMinimalMs} ms`,
+    `${r.heapMb} MiB`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  console.log([line(header), ...body.map(line)].join('\n'));
+  console.log(
+    `\n${RUNS} fresh Node.js ${process.version} processes per function; cold start = loading the bundle and building the handler.`,
+  );
+}
+
+main();
