@@ -21,7 +21,7 @@ export type DatabaseStrategyName = (typeof DatabaseStrategyName)[keyof typeof Da
 /** Configuration of the database rotation function. */
 export interface DatabaseConfig extends RotationConfig {
   readonly strategy: DatabaseStrategyName;
-  /** PEM of extra CAs to trust for TLS to the database; unset uses Node's trust store. */
+  /** PEM of extra CAs to trust for TLS to the database, besides Node's roots and the shipped RDS CAs. */
   readonly caPem?: string;
   readonly connectTimeoutMs: number;
   /** Attempts for a connection that fails transiently, or a new password not yet propagated. */
@@ -35,8 +35,8 @@ export interface DatabaseConfig extends RotationConfig {
 /**
  * Reads the database function's configuration, validated at cold start:
  * - `ROTATION_STRATEGY` (required): `single-user`, `alternating-users` or `rds-master`;
- * - `DB_CA_BUNDLE_PATH`: a PEM file of CAs to trust, in addition to Node's (which in Lambda includes the RDS
- *   CAs when `NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem`, as our CDK construct sets);
+ * - `DB_CA_BUNDLE_PATH`: a PEM file of extra CAs to trust, in addition to Node's roots and the Amazon RDS
+ *   CAs the function ships (a private CA, or a newer RDS bundle);
  * - `DB_CONNECT_TIMEOUT_MS` (default 5000), `DB_CONNECT_ATTEMPTS` (default 5);
  * - `RDS_MASTER_WAIT_SECONDS` (default 600), `RDS_MASTER_VERIFY_LOGIN` (default false).
  */

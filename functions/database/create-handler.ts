@@ -1,5 +1,5 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSClient } from '@aws-sdk/client-rds';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   createRotationHandler,
@@ -9,8 +9,7 @@ import {
 } from '../rotation';
 import { type DatabaseConfig, DatabaseStrategyName, loadDatabaseConfig } from './config';
 import type { DatabaseEngine, EngineSettings } from './engines/engine';
-import { MySqlEngine } from './engines/mysql';
-import { PostgresEngine } from './engines/postgres';
+import { LazyEngine } from './engines/lazy';
 import type { EngineFamily } from './secret';
 import { AlternatingUsersStrategy } from './strategies/alternating-users';
 import type { DatabaseStrategyDependencies } from './strategies/common';
@@ -21,7 +20,7 @@ import { SingleUserStrategy } from './strategies/single-user';
 export interface DatabaseHandlerDependencies {
   readonly secretsManager: SecretsManagerClient;
   readonly eventBridge?: EventBridgeClient;
-  /** Needed by the rds-master strategy only. */
+  /** For the rds-master strategy. @default - built on first use */
   readonly rds?: RDSClient;
   /** Defaults to `process.env`. */
   readonly env?: Environment;
@@ -62,7 +61,11 @@ export function createDatabaseStrategy(
     if (!engine) {
       engine =
         deps.engineFor?.(family, settings) ??
-        (family === 'postgres' ? new PostgresEngine(settings) : new MySqlEngine(settings));
+        new LazyEngine(family, async () =>
+          family === 'postgres'
+            ? new (await import('./engines/postgres')).PostgresEngine(settings)
+            : new (await import('./engines/mysql')).MySqlEngine(settings),
+        );
       engines.set(family, engine);
     }
     return engine;
@@ -82,7 +85,7 @@ export function createDatabaseStrategy(
     case DatabaseStrategyName.RDS_MASTER:
       return new RdsMasterStrategy({
         ...strategyDeps,
-        rds: deps.rds ?? new RDSClient({}),
+        ...(deps.rds ? { rds: deps.rds } : {}),
         waitSeconds: config.rdsWaitSeconds,
         verifyLogin: config.rdsVerifyLogin,
         ...(deps.now ? { now: deps.now } : {}),

@@ -1,8 +1,6 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
-import { DatabaseStrategyName } from './config';
 import { createDatabaseHandler } from './create-handler';
 
 /**
@@ -13,7 +11,4 @@ import { createDatabaseHandler } from './create-handler';
 export const handler: RotationHandler = createDatabaseHandler({
   secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
   ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
-  ...(process.env.ROTATION_STRATEGY === DatabaseStrategyName.RDS_MASTER
-    ? { rds: new RDSClient(SDK_RETRY_CONFIG) }
-    : {}),
 });

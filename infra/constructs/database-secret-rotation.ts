@@ -85,6 +85,7 @@ export class DatabaseSecretRotation extends Construct implements ec2.IConnectabl
       // rds-master's testSecret waits for RDS to apply the change (RDS_MASTER_WAIT_SECONDS, 600 s).
       timeout: rdsMaster ? Duration.minutes(14) : Duration.seconds(60),
       environment: {
+        ROTATION_KIND: 'database',
         ROTATION_STRATEGY: props.strategy,
         ...(props.events ? { EVENT_BUS_NAME: props.events.eventBus.eventBusArn } : {}),
         ...props.environment,

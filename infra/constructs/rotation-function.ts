@@ -54,8 +54,8 @@ export interface RotationFunctionProps {
 
 /**
  * A rotation Lambda as every construct here builds it: the current Node.js runtime on ARM64, a minified
- * esbuild bundle with source maps (bundled locally, no Docker), JSON logs with a retention, and the RDS CA
- * bundle of the Lambda runtime trusted for TLS.
+ * esbuild bundle with source maps (bundled locally, no Docker), JSON logs with a retention. Functions that
+ * talk to databases ship the RDS CAs in their bundle (functions/database/engines/trust.ts).
  */
 export class RotationFunction extends Construct {
   readonly function: NodejsFunction;
@@ -86,8 +86,6 @@ export class RotationFunction extends Construct {
       ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        // The RDS CAs the Lambda runtime ships; Node.js 20+ runtimes do not load them unless asked.
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'secret-rotation',
         ...props.environment,
       },

@@ -46,8 +46,10 @@ describe('DatabaseSecretRotation', () => {
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
       Environment: {
         Variables: Match.objectLike({
+          ROTATION_KIND: 'database',
           ROTATION_STRATEGY: 'alternating-users',
-          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+          // the RDS CAs ship inside the bundle; nothing is read from the runtime's file system
+          NODE_EXTRA_CA_CERTS: Match.absent(),
           EVENT_BUS_NAME: Match.anyValue(),
         }),
       },

@@ -13,7 +13,10 @@ export interface ConnectionTarget {
 
 /** Connection settings of an engine, from the function's configuration. */
 export interface EngineSettings {
-  /** PEM of extra CAs to trust (for example the RDS bundle); `undefined` uses Node's trust store. */
+  /**
+   * PEM of extra CAs to trust, besides Node's roots and the RDS CAs shipped with the function
+   * (`verifiedTls` in trust.ts).
+   */
   readonly caPem?: string;
   /** Connect timeout in milliseconds. */
   readonly connectTimeoutMs: number;

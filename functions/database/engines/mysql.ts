@@ -1,9 +1,8 @@
 import { type Connection, createConnection, escapeId, escape as escapeValue, format } from 'mysql2/promise';
 import { DatabaseAuthenticationError, DatabaseStatementError, DatabaseUnavailableError } from '../errors';
 import type { ConnectionTarget, DatabaseEngine, DatabaseSession, EngineSettings, UserPair } from './engine';
-
-/** MySQL's user name limit (MariaDB allows 80; 32 fits both). */
-const MAX_USERNAME_LENGTH = 32;
+import { fitsUsername, truncateUsername, USERNAME_LIMITS } from './naming';
+import { verifiedTls } from './trust';
 
 /** Error codes of refused credentials. */
 const AUTHENTICATION = new Set([1045, 1698]);
@@ -28,16 +27,16 @@ const OWN_PASSWORD_FALLBACK = new Set([...SYNTAX_NOT_SUPPORTED, 1227]);
 /** MySQL and MariaDB through `mysql2`: the only module that imports it. */
 export class MySqlEngine implements DatabaseEngine {
   readonly family = 'mysql' as const;
-  readonly maxUsernameLength = MAX_USERNAME_LENGTH;
+  readonly maxUsernameLength = USERNAME_LIMITS.mysql.max;
 
   constructor(private readonly settings: EngineSettings) {}
 
   fits(name: string): boolean {
-    return [...name].length <= MAX_USERNAME_LENGTH;
+    return fitsUsername(this.family, name);
   }
 
   truncate(name: string, reserve: number): string {
-    return [...name].slice(0, MAX_USERNAME_LENGTH - reserve).join('');
+    return truncateUsername(this.family, name, reserve);
   }
 
   async connect(target: ConnectionTarget): Promise<DatabaseSession> {
@@ -50,9 +49,7 @@ export class MySqlEngine implements DatabaseEngine {
         ...(target.database ? { database: target.database } : {}),
         connectTimeout: this.settings.connectTimeoutMs,
         charset: 'utf8mb4',
-        ...(target.ssl
-          ? { ssl: { rejectUnauthorized: true, ...(this.settings.caPem ? { ca: this.settings.caPem } : {}) } }
-          : {}),
+        ...(target.ssl ? { ssl: verifiedTls(this.settings.caPem) } : {}),
       });
       connection.on('error', () => {
         // A dropped connection surfaces on the next query; never crash the function on it.

@@ -2,9 +2,8 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { DatabaseAuthenticationError, DatabaseStatementError, DatabaseUnavailableError } from '../errors';
 import type { ConnectionTarget, DatabaseEngine, DatabaseSession, EngineSettings, UserPair } from './engine';
-
-/** PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes. */
-const MAX_IDENTIFIER_BYTES = 63;
+import { fitsUsername, truncateUsername, USERNAME_LIMITS } from './naming';
+import { verifiedTls } from './trust';
 
 /** SQLSTATEs and socket errors after which another attempt may succeed. */
 const TRANSIENT = new Set([
@@ -37,19 +36,16 @@ export function scramVerifier(password: string, salt = randomBytes(16), iteratio
 /** PostgreSQL through `pg`: the only module that imports it. */
 export class PostgresEngine implements DatabaseEngine {
   readonly family = 'postgres' as const;
-  readonly maxUsernameLength = MAX_IDENTIFIER_BYTES;
+  readonly maxUsernameLength = USERNAME_LIMITS.postgres.max;
 
   constructor(private readonly settings: EngineSettings) {}
 
   fits(name: string): boolean {
-    return Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES;
+    return fitsUsername(this.family, name);
   }
 
   truncate(name: string, reserve: number): string {
-    let result = name;
-    while (Buffer.byteLength(result, 'utf8') > MAX_IDENTIFIER_BYTES - reserve)
-      result = [...result].slice(0, -1).join('');
-    return result;
+    return truncateUsername(this.family, name, reserve);
   }
 
   async connect(target: ConnectionTarget): Promise<DatabaseSession> {
@@ -60,9 +56,7 @@ export class PostgresEngine implements DatabaseEngine {
       password: target.password,
       database: target.database ?? 'postgres',
       connectionTimeoutMillis: this.settings.connectTimeoutMs,
-      ssl: target.ssl
-        ? { rejectUnauthorized: true, ...(this.settings.caPem ? { ca: this.settings.caPem } : {}) }
-        : false,
+      ssl: target.ssl ? verifiedTls(this.settings.caPem) : false,
     });
     client.on('error', () => {
       // A dropped idle connection surfaces on the next query; never crash the function on it.

@@ -1,15 +1,10 @@
-import {
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  ModifyDBClusterCommand,
-  ModifyDBInstanceCommand,
-  type RDSClient,
-} from '@aws-sdk/client-rds';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import {
   InvalidSecretValueError,
   type RotationContext,
   RotationError,
   type RotationStrategy,
+  SDK_RETRY_CONFIG,
   type SecretVersion,
   Stage,
 } from '../../rotation';
@@ -38,7 +33,11 @@ export class RdsModificationPendingError extends RotationError {
 
 /** Settings of the RDS master strategy. */
 export interface RdsMasterOptions extends DatabaseStrategyDependencies {
-  readonly rds: RDSClient;
+  /**
+   * The RDS client. @default - one built on first use; the RDS SDK is loaded only then, so functions with
+   * another strategy never pay for it at cold start
+   */
+  readonly rds?: RDSClient;
   /** How long testSecret waits for RDS to apply the change. */
   readonly waitSeconds: number;
   /** Whether to log in with the new password too (needs network access to the database). */
@@ -55,7 +54,18 @@ export class RdsMasterStrategy implements RotationStrategy {
   readonly kind = 'database';
   readonly name = 'rds-master';
 
+  #rds: Promise<{ client: RDSClient; sdk: typeof import('@aws-sdk/client-rds') }> | undefined;
+
   constructor(private readonly options: RdsMasterOptions) {}
+
+  /** The RDS SDK and client, loaded once, on first use. */
+  private rds() {
+    this.#rds ??= import('@aws-sdk/client-rds').then((sdk) => ({
+      sdk,
+      client: this.options.rds ?? new sdk.RDSClient(SDK_RETRY_CONFIG),
+    }));
+    return this.#rds;
+  }
 
   async createPending(context: RotationContext, current: SecretVersion): Promise<string> {
     const secret = parse(context, current, Stage.CURRENT);
@@ -77,20 +87,21 @@ export class RdsMasterStrategy implements RotationStrategy {
         'differs from AWSCURRENT',
       );
     }
+    const { sdk, client } = await this.rds();
     const command =
       resource.field === 'dbClusterIdentifier'
-        ? new ModifyDBClusterCommand({
+        ? new sdk.ModifyDBClusterCommand({
             DBClusterIdentifier: resource.id,
             MasterUserPassword: pending.password,
             ApplyImmediately: true,
           })
-        : new ModifyDBInstanceCommand({
+        : new sdk.ModifyDBInstanceCommand({
             DBInstanceIdentifier: resource.id,
             MasterUserPassword: pending.password,
             ApplyImmediately: true,
           });
     // Setting the same password again is harmless, so a retried setSecret simply repeats the call.
-    await withRetry(() => this.options.rds.send(command as ModifyDBInstanceCommand), {
+    await withRetry(() => client.send(command as InstanceType<typeof sdk.ModifyDBInstanceCommand>), {
       attempts: this.options.connectAttempts,
       baseDelayMs: this.options.baseDelayMs ?? 1000,
       maxDelayMs: this.options.maxDelayMs ?? 10_000,
@@ -120,16 +131,13 @@ export class RdsMasterStrategy implements RotationStrategy {
   }
 
   private async applied(resource: { field: string; id: string }): Promise<boolean> {
+    const { sdk, client } = await this.rds();
     if (resource.field === 'dbClusterIdentifier') {
-      const out = await this.options.rds.send(
-        new DescribeDBClustersCommand({ DBClusterIdentifier: resource.id }),
-      );
+      const out = await client.send(new sdk.DescribeDBClustersCommand({ DBClusterIdentifier: resource.id }));
       const cluster = out.DBClusters?.[0];
       return cluster?.Status === 'available' && !cluster.PendingModifiedValues?.MasterUserPassword;
     }
-    const out = await this.options.rds.send(
-      new DescribeDBInstancesCommand({ DBInstanceIdentifier: resource.id }),
-    );
+    const out = await client.send(new sdk.DescribeDBInstancesCommand({ DBInstanceIdentifier: resource.id }));
     const instance = out.DBInstances?.[0];
     return instance?.DBInstanceStatus === 'available' && !instance.PendingModifiedValues?.MasterUserPassword;
   }
