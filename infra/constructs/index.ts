@@ -1,4 +1,5 @@
 export * from './database-secret-rotation';
+export * from './jwt-signing-key-rotation';
 export * from './rotation-alarms';
 export * from './rotation-events';
 export * from './rotation-function';

@@ -9,20 +9,23 @@ import type { Construct } from 'constructs';
 import {
   DatabaseRotationStrategy,
   DatabaseSecretRotation,
+  JwtSigningKeyRotation,
   RotationAlarms,
   RotationEvents,
 } from '../constructs';
 
 /**
  * The example application `cdk.json` runs: a VPC, an Aurora PostgreSQL cluster whose application user is
- * rotated by alternating users, the rotation events bus with a consumer queue subscribed, and the alarms
- * and dashboard.
+ * rotated by alternating users and its master password through the RDS API, a JWT signing key with its
+ * JWKS behind CloudFront, the rotation events bus with a consumer queue subscribed, and the alarms and
+ * dashboard.
  */
 export class ExampleStack extends Stack {
   readonly rotation: DatabaseSecretRotation;
   readonly events: RotationEvents;
   readonly alarms: RotationAlarms;
   readonly consumerQueue: sqs.Queue;
+  readonly jwt: JwtSigningKeyRotation;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -81,7 +84,7 @@ export class ExampleStack extends Stack {
     });
 
     // The cluster's master password rotates too, through the RDS API: no network path needed.
-    new DatabaseSecretRotation(this, 'OrdersMasterRotation', {
+    const masterRotation = new DatabaseSecretRotation(this, 'OrdersMasterRotation', {
       secret: cluster.secret!,
       strategy: DatabaseRotationStrategy.RDS_MASTER,
       rdsMaster: { type: 'cluster', identifier: cluster.clusterIdentifier },
@@ -107,6 +110,28 @@ export class ExampleStack extends Stack {
       rotationFunction: this.rotation.rotationFunction,
       kind: 'database',
       strategy: DatabaseRotationStrategy.ALTERNATING_USERS,
+    });
+    this.alarms.watch({
+      secret: cluster.secret!,
+      rotationFunction: masterRotation.rotationFunction,
+      kind: 'database',
+      strategy: DatabaseRotationStrategy.RDS_MASTER,
+    });
+
+    // The orders API signs its access tokens with a rotated key; verifiers read the JWKS through CloudFront.
+    this.jwt = new JwtSigningKeyRotation(this, 'OrdersApiJwt', {
+      algorithm: 'ES256',
+      maxTokenLifetime: Duration.minutes(15),
+      verifierCacheLifetime: Duration.minutes(10),
+      distribution: { cacheTtl: Duration.minutes(1) },
+      schedule: { every: Duration.days(7), window: Duration.hours(4) },
+      events: this.events,
+    });
+    this.alarms.watch({
+      secret: this.jwt.secret,
+      rotationFunction: this.jwt.rotationFunction,
+      kind: this.jwt.kind,
+      strategy: this.jwt.strategy,
     });
   }
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ExampleStack } from '../../infra/stacks/example-stack';
 
@@ -17,13 +17,16 @@ describe('the example app', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
-  it('has an alternating-users rotation of the application user, an RDS master rotation, events, alarms', () => {
+  it('has an alternating-users rotation of the application user, an RDS master rotation, a JWT signing key, events, alarms', () => {
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
     template.resourceCountIs('AWS::RDS::DBCluster', 1);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { ROTATION_STRATEGY: 'alternating-users' } },
+      Environment: { Variables: Match.objectLike({ ROTATION_STRATEGY: 'alternating-users' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ROTATION_KIND: 'jwt', JWT_ALGORITHM: 'ES256' }) },
     });
   });
 
