@@ -60,7 +60,7 @@ export interface CliRun {
  * region, and nothing else of this process's AWS environment.
  */
 export function runCli(
-  world: CliWorld,
+  world: Pick<CliWorld, 'home'>,
   args: readonly string[],
   env: Record<string, string> = {},
 ): Promise<CliRun> {
