@@ -33,7 +33,7 @@ const COLD_START_ENV: Record<string, Record<string, string>> = {
   database: { ROTATION_STRATEGY: 'single-user' },
   overdue: { SECRET_IDS: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf' },
   jwt: { JWKS_BUCKET: 'jwks-bucket', JWKS_KEY: '.well-known/jwks.json' },
-  'api-key': { API_KEY_PROVIDER: 'self-issued' },
+  'api-key': { ROTATION_STRATEGY: 'self-issued' },
 };
 
 /** A handler that does nothing, bundled the same way: the floor every function is compared with. */

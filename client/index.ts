@@ -1,6 +1,18 @@
+export {
+  type AcceptedStage,
+  type ApiKeyVerification,
+  ApiKeyVerifier,
+  type ApiKeyVerifierOptions,
+} from './api-key-verifier';
 export { CredentialPools, type DatabaseCredentials, type PoolDriver } from './credential-pools';
 export { CredentialsRejectedError, SecretClientError } from './errors';
 export { RotationQueuePoller, type RotationQueuePollerOptions, rotationEventHandler } from './events';
+export {
+  type ApiKeyCredential,
+  ApiKeyCredentials,
+  type ApiKeyCredentialsOptions,
+  ApiKeyRejectedError,
+} from './http-credentials';
 export {
   JWT_SIGNER_DEFAULTS,
   JWT_SIGNING_ALGORITHMS,

@@ -1,3 +1,4 @@
+export * from './api-key-rotation';
 export * from './database-secret-rotation';
 export * from './jwt-signing-key-rotation';
 export * from './rotation-alarms';

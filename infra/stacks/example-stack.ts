@@ -4,9 +4,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  ApiKeyRotation,
   DatabaseRotationStrategy,
   DatabaseSecretRotation,
   JwtSigningKeyRotation,
@@ -17,7 +19,7 @@ import {
 /**
  * The example application `cdk.json` runs: a VPC, an Aurora PostgreSQL cluster whose application user is
  * rotated by alternating users and its master password through the RDS API, a JWT signing key with its
- * JWKS behind CloudFront, the rotation events bus with a consumer queue subscribed, and the alarms and
+ * JWKS behind CloudFront, the API key callers present to the orders API, the rotation events bus with a consumer queue subscribed, and the alarms and
  * dashboard.
  */
 export class ExampleStack extends Stack {
@@ -26,6 +28,7 @@ export class ExampleStack extends Stack {
   readonly alarms: RotationAlarms;
   readonly consumerQueue: sqs.Queue;
   readonly jwt: JwtSigningKeyRotation;
+  readonly apiKey: ApiKeyRotation;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -132,6 +135,33 @@ export class ExampleStack extends Stack {
       rotationFunction: this.jwt.rotationFunction,
       kind: this.jwt.kind,
       strategy: this.jwt.strategy,
+    });
+
+    // The key callers present to the orders API: self-issued, verified by the orders service itself
+    // (ApiKeyVerifier accepts the current and, through the grace period, the previous key).
+    const ordersApiKey = new secretsmanager.Secret(this, 'OrdersApiKey', {
+      description: 'The key callers present to the orders API',
+      encryptionKey: key,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ provider: 'self-issued' }),
+        generateStringKey: 'apiKey',
+        excludePunctuation: true,
+        passwordLength: 40,
+      },
+    });
+    this.apiKey = new ApiKeyRotation(this, 'OrdersApiKeyRotation', {
+      secret: ordersApiKey,
+      provider: { type: 'self-issued' },
+      gracePeriod: Duration.hours(24),
+      schedule: { every: Duration.days(30), window: Duration.hours(4) },
+      events: this.events,
+    });
+    this.events.subscribe(new targets.SqsQueue(this.consumerQueue), { secret: ordersApiKey });
+    this.alarms.watch({
+      secret: ordersApiKey,
+      rotationFunction: this.apiKey.rotationFunction,
+      kind: 'api-key',
+      strategy: 'self-issued',
     });
   }
 }

@@ -17,9 +17,9 @@ describe('the example app', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
-  it('has an alternating-users rotation of the application user, an RDS master rotation, a JWT signing key, events, alarms', () => {
+  it('has an alternating-users rotation of the application user, an RDS master rotation, a JWT signing key, an API key, events, alarms', () => {
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 4);
     template.resourceCountIs('AWS::RDS::DBCluster', 1);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -27,6 +27,11 @@ describe('the example app', () => {
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ ROTATION_KIND: 'jwt', JWT_ALGORITHM: 'ES256' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ ROTATION_KIND: 'api-key', ROTATION_STRATEGY: 'self-issued' }),
+      },
     });
   });
 
