@@ -35,6 +35,17 @@ export async function eventBridgeFor(
  * imported when a factory runs, so that only `rotate --local-function` pays for loading database drivers.
  */
 export const LOCAL_FUNCTIONS: Readonly<Record<string, LocalFunctionFactory>> = {
+  'api-key': async (c) => {
+    const { APIGatewayClient } = await import('@aws-sdk/client-api-gateway');
+    return (await import('../functions/api-key/create-handler')).createApiKeyHandler({
+      secretsManager: c.secretsManager,
+      ...(c.env.ROTATION_STRATEGY === 'api-gateway'
+        ? { apiGateway: new APIGatewayClient(c.clientConfig) }
+        : {}),
+      env: c.env,
+      ...(await eventBridgeFor(c)),
+    });
+  },
   database: async (c) =>
     (await import('../functions/database/create-handler')).createDatabaseHandler({
       secretsManager: c.secretsManager,
