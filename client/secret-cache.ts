@@ -107,7 +107,7 @@ export class SecretCache implements SecretValueSource {
 
   /**
    * Handles an EventBridge event as delivered to a Lambda consumer or read from an SQS queue: our
-   * `Secret Rotated` (source `secret-rotation`) and Secrets Manager's own events (source
+   * `Secret Rotated` and the `api-key-revoked` follow-up (source `secret-rotation`), and Secrets Manager's own events (source
    * `aws.secretsmanager`, e.g. `Secret Label Updated`, or CloudTrail API calls that move labels). Anything
    * else is ignored. Returns whether the cache was invalidated.
    */
@@ -162,6 +162,16 @@ export function noticeFromEvent(event: unknown): RotationNotice | undefined {
     const secretId = typeof detail.secretArn === 'string' ? detail.secretArn : undefined;
     if (!secretId) return undefined;
     return { secretId, ...(typeof detail.versionId === 'string' ? { versionId: detail.versionId } : {}) };
+  }
+  // A revoked API key left AWSPREVIOUS: verifiers that accept the previous key must read again. The current
+  // version did not change, so the notice names none.
+  if (
+    e.source === 'secret-rotation' &&
+    e['detail-type'] === 'Secret Rotation Follow-up' &&
+    detail.action === 'api-key-revoked' &&
+    typeof detail.secretArn === 'string'
+  ) {
+    return { secretId: detail.secretArn };
   }
   if (e.source === 'aws.secretsmanager') {
     const request = (detail.requestParameters ?? {}) as Record<string, unknown>;

@@ -301,14 +301,23 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       versionId: event.token,
       errorName: name,
     });
-    if (error instanceof RotationError && message === rawMessage) return error;
+    if (error instanceof RotationError && message === rawMessage) {
+      // Ours, and its message is clean; whatever it wraps may not be (a driver's text can quote a value).
+      if (error.cause !== undefined) {
+        Object.defineProperty(error, 'cause', {
+          value: scrubbedCopy(error.cause, redactor),
+          enumerable: false,
+        });
+      }
+      return error;
+    }
     return new RotationStepError(
       secretArn,
       event.step,
       event.token,
       name,
       `${event.step} failed for secret ${secretArn} (version ${event.token}): ${name}: ${message}`,
-      { cause: error },
+      { cause: scrubbedCopy(error, redactor) },
     );
   }
 
@@ -317,6 +326,26 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     if (!scope.current) throw new RotationError('No invocation in progress');
     return scope.current;
   }
+}
+
+/**
+ * A copy of an error, and of what it wraps, with every secret value the invocation has seen removed from
+ * messages and stacks. Errors leave the function (the Lambda runtime reports them, callers log them with
+ * their causes), so none may carry the raw text a driver or provider put in it.
+ */
+function scrubbedCopy(error: unknown, redactor: Redactor, depth = 0): Error {
+  const copy = new Error(redactor.redact(error instanceof Error ? error.message : String(error)));
+  copy.name = errorName(error);
+  copy.stack =
+    error instanceof Error && error.stack ? redactor.redact(error.stack) : `${copy.name}: ${copy.message}`;
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause !== undefined && depth < 4) {
+    Object.defineProperty(copy, 'cause', {
+      value: scrubbedCopy(cause, redactor, depth + 1),
+      enumerable: false,
+    });
+  }
+  return copy;
 }
 
 function errorName(error: unknown): string {

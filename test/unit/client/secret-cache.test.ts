@@ -90,6 +90,23 @@ describe('secret cache', () => {
     expect((await cache.current(arn)).versionId).toBe(token);
   });
 
+  it('tells listeners when an API key was revoked, and ignores the other follow-up events', async () => {
+    const { cache, arn } = setUp();
+    await cache.current(arn);
+    const changed: string[] = [];
+    cache.onChange((id) => changed.push(id));
+    const followUp = (action: string) => ({
+      source: 'secret-rotation',
+      'detail-type': 'Secret Rotation Follow-up',
+      detail: { secretArn: arn, kind: 'api-key', strategy: 'self-issued', action },
+    });
+    expect(cache.handleEvent(followUp('api-key-revocation-scheduled'))).toBe(false);
+    expect(cache.handleEvent(followUp('jwks-published'))).toBe(false);
+    expect(changed).toEqual([]);
+    expect(cache.handleEvent(followUp('api-key-revoked'))).toBe(true);
+    expect(changed).toEqual([arn]);
+  });
+
   it('ignores events that are not about rotation', () => {
     const { cache } = setUp();
     expect(cache.handleEvent({ source: 'aws.s3', 'detail-type': 'Object Created', detail: {} })).toBe(false);

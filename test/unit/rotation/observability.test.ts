@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { EventPublishError, RotationStepError } from '../../../functions/rotation';
 import { STEPS } from '../../helpers/rotate';
@@ -203,13 +204,16 @@ describe('no secret value anywhere', () => {
     const pendingPassword = fake.valueOf<{ password: string }>(arn, 'AWSPENDING').password;
     strategy.failNext = {
       hook: 'set',
-      error: new Error(`ALTER USER failed near 'PASSWORD ${pendingPassword}'`),
+      error: new Error(`ALTER USER failed near 'PASSWORD ${pendingPassword}'`, {
+        cause: new Error(`server said: bad password ${pendingPassword}`),
+      }),
     };
     // WHEN
     try {
       await handler(stepEvent(arn, token, 'setSecret'));
     } catch (error) {
-      errors.push(String(error), (error as Error).message, (error as Error).stack ?? '');
+      // inspect() prints the whole cause chain, as a runtime or a caller logging the error would
+      errors.push(String(error), (error as Error).message, (error as Error).stack ?? '', inspect(error));
     }
     // THEN
     const values = new Set<string>([INITIAL.password]);
@@ -227,6 +231,7 @@ describe('no secret value anywhere', () => {
     expect(output.length).toBeGreaterThan(20);
     expect(published.length).toBeGreaterThan(6);
     expect(errors[1]).toContain('[REDACTED]');
+    expect(errors[3]).toContain('server said: bad password [REDACTED]'); // the cause chain is kept, scrubbed
     for (const value of values) {
       for (const text of everything) expect(text).not.toContain(value);
     }
