@@ -2,6 +2,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
   SecretsManagerClient,
@@ -146,5 +147,41 @@ describe('where moto differs from AWS (see local/MOTO-DIFFERENCES.md); our code 
       new GetSecretValueCommand({ SecretId: 'moto/rotate', VersionStage: 'AWSPENDING' }),
     );
     expect(pending.SecretString).toBe('v0');
+  });
+
+  it('records no LastRotatedDate when a rotation completes through the driver, where AWS records it', async () => {
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: 'moto/last-rotated',
+        SecretString: JSON.stringify({ generation: 0, password: 'p-0-initial' }),
+      }),
+    );
+    const driver = new RotationDriver(aws.clientConfig);
+    const handler = createRotationHandler({
+      strategy: new CounterStrategy(),
+      secretsManager: driver.client,
+      config: loadRotationConfig({}),
+    });
+    expect((await driver.rotate('moto/last-rotated', handler)).succeeded).toBe(true);
+    const described = await secrets.send(new DescribeSecretCommand({ SecretId: 'moto/last-rotated' }));
+    expect(described.LastRotatedDate).toBeUndefined();
+  });
+
+  it('reports every version as created and last accessed at the same moment, whatever their age', async () => {
+    await secrets.send(new CreateSecretCommand({ Name: 'moto/dates', SecretString: 'v0' }));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId: 'moto/dates',
+        SecretString: 'v1',
+        ClientRequestToken: '00000000-0000-4000-8000-000000000021',
+      }),
+    );
+    const versions = await secrets.send(
+      new ListSecretVersionIdsCommand({ SecretId: 'moto/dates', IncludeDeprecated: true }),
+    );
+    const created = new Set((versions.Versions ?? []).map((v) => v.CreatedDate?.getTime()));
+    expect(versions.Versions).toHaveLength(2);
+    expect(created.size).toBe(1);
   });
 });
