@@ -1,7 +1,8 @@
 /**
  * bench:consumers — consumers under sustained load through many rotations, against the local mode
- * (moto + a real PostgreSQL over TLS + the real database rotation function). Three kinds of consumer run
- * side by side through the same rotations:
+ * (moto + a real PostgreSQL over TLS + the real database rotation function). Three kinds of consumer, each
+ * through its own K rotations of its own secret and user, one after the other in the same run (side by side,
+ * the baselines' storm of refused logins would starve ours of the machine's two cores):
  *   ours      SecretCache + rotation events from an SQS queue + RotatingPgPool (auth-failure recovery)
  *   env-var   credentials read once at start, as from an environment variable
  *   ttl-5min  a cache refreshed every 5 minutes, the usual caching default, no recovery
@@ -63,7 +64,11 @@ interface Group {
   end(): Promise<void>;
 }
 
-const POOL = { max: 10, idleTimeoutMillis: 1000, maxUses: 200 };
+/**
+ * Every consumer's pool. A request that waits more than 2 s for a connection fails, as it would behind a
+ * service's own timeout: without it, a consumer whose logins are refused queues requests without bound.
+ */
+const POOL = { max: 10, idleTimeoutMillis: 1000, maxUses: 200, connectionTimeoutMillis: 2000 };
 
 async function main() {
   const aws = await startMoto();
@@ -73,7 +78,9 @@ async function main() {
   const results: Array<Record<string, unknown>> = [];
   try {
     for (const strategy of ['single-user', 'alternating-users'] as const) {
-      results.push(...(await runStrategy(aws, db, strategy, join(dir, 'ca.pem'))));
+      for (const kind of ['ours', 'env-var', 'ttl-5min'] as const) {
+        results.push(await runConsumer(aws, db, strategy, kind, join(dir, 'ca.pem')));
+      }
     }
   } finally {
     await Promise.allSettled([aws.stop(), db.stop()]);
@@ -86,16 +93,18 @@ async function main() {
   }
 }
 
-async function runStrategy(
+async function runConsumer(
   aws: LocalAws,
   db: LocalDatabase,
   strategy: 'single-user' | 'alternating-users',
+  kind: Kind,
   caPath: string,
 ) {
   const secrets = new SecretsManagerClient(aws.clientConfig);
   const eventBridge = new EventBridgeClient(aws.clientConfig);
   const sqs = new SQSClient(aws.clientConfig);
-  const username = `bench_${strategy.replace('-', '_')}`;
+  const id = `${strategy}-${kind}`;
+  const username = `bench_${id.replace(/-/g, '_')}`;
   await admin(db, async (c) => {
     await c.query(
       'CREATE TABLE IF NOT EXISTS bench (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())',
@@ -106,7 +115,7 @@ async function runStrategy(
   });
   const master = await secrets.send(
     new CreateSecretCommand({
-      Name: `bench/master/${strategy}`,
+      Name: `bench/master/${id}`,
       SecretString: JSON.stringify({
         engine: 'postgres',
         host: db.host,
@@ -117,7 +126,7 @@ async function runStrategy(
       }),
     }),
   );
-  const name = `bench/app/${strategy}`;
+  const name = `bench/app/${id}`;
   await secrets.send(
     new CreateSecretCommand({
       Name: name,
@@ -132,9 +141,9 @@ async function runStrategy(
       }),
     }),
   );
-  const bus = `bench-${strategy}`;
+  const bus = `bench-${id}`;
   await eventBridge.send(new CreateEventBusCommand({ Name: bus }));
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: `bench-${strategy}` }));
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: `bench-${id}` }));
   const queueArn = (
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))
   ).Attributes?.QueueArn;
@@ -152,7 +161,7 @@ async function runStrategy(
   const ssl = { ca: db.caPem, rejectUnauthorized: true };
   const insert = 'INSERT INTO bench DEFAULT VALUES';
 
-  // ours
+  // ours: the cache, refreshed by the events the queue receives, behind the rotating pool
   const cache = new SecretCache({ client: secrets });
   const watched = new VersionWatch(cache);
   const poller = new RotationQueuePoller({
@@ -161,32 +170,9 @@ async function runStrategy(
     queueUrl: queue.QueueUrl as string,
     waitTimeSeconds: 1,
   });
-  poller.start();
-  const ours = new RotatingPgPool({ source: watched, secretId: name, pool: { ...POOL, ssl } });
-  // env-var: read once
-  const once = JSON.parse(
-    (await secrets.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' })))
-      .SecretString ?? '{}',
-  );
-  const envPool = new Pool({
-    ...POOL,
-    ssl,
-    host: db.host,
-    port: db.port,
-    user: once.username,
-    password: once.password,
-    database: db.database,
-  });
-  envPool.on('error', () => {});
-  // ttl-5min: refresh every 5 minutes (never within this run's window of a few minutes, as in production)
-  const ttl = new TtlConsumer(secrets, name, 300_000, db, ssl);
-
-  const groups: Group[] = [
-    { kind: 'ours', query: () => ours.query(insert), stats: newStats(), end: () => ours.end() },
-    { kind: 'env-var', query: () => envPool.query(insert), stats: newStats(), end: () => envPool.end() },
-    { kind: 'ttl-5min', query: () => ttl.query(insert), stats: newStats(), end: () => ttl.end() },
-  ];
-  const load = startLoad(groups, RATE);
+  const group = await consumer(kind, { name, secrets, watched, db, ssl, insert });
+  if (kind === 'ours') poller.start();
+  const load = startLoad([group], RATE);
   await sleep(QUIET_MS);
   load.phase = 'rotating';
 
@@ -201,18 +187,21 @@ async function runStrategy(
   for (let i = 0; i < ROTATIONS; i++) {
     const record = await driver.rotate(name, handler);
     if (record.succeeded) rotationsOk++;
-    const finished = Date.now();
-    const seenAt = await watched.waitFor(record.token, 10_000);
-    if (seenAt !== undefined) updateLatencies.push(Math.max(0, seenAt - finished));
-    if (!JSON_OUTPUT) process.stderr.write(`\r${strategy}: rotation ${i + 1}/${ROTATIONS}`);
+    if (kind === 'ours') {
+      // consumer update latency: from finishSecret to the first request on the new version
+      const finished = Date.now();
+      const seenAt = await watched.waitFor(record.token, 10_000);
+      if (seenAt !== undefined) updateLatencies.push(Math.max(0, seenAt - finished));
+    }
+    if (!JSON_OUTPUT) process.stderr.write(`\r${strategy}, ${kind}: rotation ${i + 1}/${ROTATIONS}`);
   }
   if (!JSON_OUTPUT) process.stderr.write('\n');
   await sleep(500);
   await load.stop();
-  await poller.stop();
-  for (const group of groups) await group.end();
+  if (kind === 'ours') await poller.stop();
+  await group.end();
 
-  return groups.map((group) => ({
+  return {
     strategy,
     consumer: group.kind,
     rotations: rotationsOk,
@@ -229,7 +218,50 @@ async function runStrategy(
           getSecretValuePerRotation: round(cache.fetches / Math.max(1, rotationsOk)),
         }
       : {}),
-  }));
+  };
+}
+
+/** The consumer of one kind, reading the secret its own way. */
+async function consumer(
+  kind: Kind,
+  c: {
+    name: string;
+    secrets: SecretsManagerClient;
+    watched: VersionWatch;
+    db: LocalDatabase;
+    ssl: object;
+    insert: string;
+  },
+): Promise<Group> {
+  switch (kind) {
+    case 'ours': {
+      const ours = new RotatingPgPool({ source: c.watched, secretId: c.name, pool: { ...POOL, ssl: c.ssl } });
+      return { kind, query: () => ours.query(c.insert), stats: newStats(), end: () => ours.end() };
+    }
+    case 'env-var': {
+      // read once, at start
+      const once = JSON.parse(
+        (await c.secrets.send(new GetSecretValueCommand({ SecretId: c.name, VersionStage: 'AWSCURRENT' })))
+          .SecretString ?? '{}',
+      );
+      const pool = new Pool({
+        ...POOL,
+        ssl: c.ssl,
+        host: c.db.host,
+        port: c.db.port,
+        user: once.username,
+        password: once.password,
+        database: c.db.database,
+      });
+      pool.on('error', () => {});
+      return { kind, query: () => pool.query(c.insert), stats: newStats(), end: () => pool.end() };
+    }
+    case 'ttl-5min': {
+      // refreshed every 5 minutes: never within this run's window of a few minutes, as in production
+      const ttl = new TtlConsumer(c.secrets, c.name, 300_000, c.db, c.ssl);
+      return { kind, query: () => ttl.query(c.insert), stats: newStats(), end: () => ttl.end() };
+    }
+  }
 }
 
 /** Records when each version is first handed to a consumer: the first request on the new version follows. */
