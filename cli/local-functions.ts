@@ -54,12 +54,13 @@ export const LOCAL_FUNCTIONS: Readonly<Record<string, LocalFunctionFactory>> = {
     }),
   jwt: async (c) => {
     const { S3Client } = await import('@aws-sdk/client-s3');
-    const { SSMClient } = await import('@aws-sdk/client-ssm');
     return (await import('../functions/jwt/create-handler')).createJwtHandler({
       secretsManager: c.secretsManager,
       // path-style addressing: a local endpoint (moto) has no per-bucket host names
       s3: new S3Client({ ...c.clientConfig, ...(c.clientConfig.endpoint ? { forcePathStyle: true } : {}) }),
-      ...(c.env.JWKS_SSM_PARAMETER ? { ssm: new SSMClient(c.clientConfig) } : {}),
+      ...(c.env.JWKS_SSM_PARAMETER
+        ? { ssm: new (await import('@aws-sdk/client-ssm')).SSMClient(c.clientConfig) }
+        : {}),
       env: c.env,
       ...(await eventBridgeFor(c)),
     });

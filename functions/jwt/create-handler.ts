@@ -2,12 +2,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import {
-  ConfigurationError,
-  createRotationHandler,
-  type Environment,
-  type RotationHandler,
-} from '../rotation';
+import { createRotationHandler, type Environment, type RotationHandler } from '../rotation';
 import { type JwtConfig, loadJwtConfig } from './config';
 import { JwksPublisher } from './jwks-publisher';
 import { generateSigningKey, type KeyGenerator } from './key-generator';
@@ -17,7 +12,7 @@ import { JwtKeySetStrategy } from './strategy';
 export interface JwtHandlerDependencies {
   readonly secretsManager: SecretsManagerClient;
   readonly s3: S3Client;
-  /** Needed when `JWKS_SSM_PARAMETER` is set. */
+  /** For `JWKS_SSM_PARAMETER`. @default - built on first use */
   readonly ssm?: SSMClient;
   /** Needed when `EVENT_BUS_NAME` is set. */
   readonly eventBridge?: EventBridgeClient;
@@ -48,20 +43,14 @@ export function createJwtStrategy(
   config: JwtConfig,
   deps: Pick<JwtHandlerDependencies, 's3' | 'ssm' | 'now' | 'generateKey'>,
 ): JwtKeySetStrategy {
-  if (config.ssmParameterName && !deps.ssm) {
-    throw new ConfigurationError(
-      'Environment variable JWKS_SSM_PARAMETER is set, but the function was built without an SSM client',
-    );
-  }
   const publisher = new JwksPublisher({
     s3: deps.s3,
     bucket: config.jwksBucket,
     key: config.jwksKey,
     cacheSeconds: config.jwksCacheSeconds,
     cdnCacheSeconds: config.jwksCdnCacheSeconds,
-    ...(config.ssmParameterName && deps.ssm
-      ? { ssmParameterName: config.ssmParameterName, ssm: deps.ssm }
-      : {}),
+    ...(config.ssmParameterName ? { ssmParameterName: config.ssmParameterName } : {}),
+    ...(deps.ssm ? { ssm: deps.ssm } : {}),
   });
   return new JwtKeySetStrategy({
     config,

@@ -1,7 +1,6 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
 import { createJwtHandler } from './create-handler';
 
@@ -13,6 +12,5 @@ import { createJwtHandler } from './create-handler';
 export const handler: RotationHandler = createJwtHandler({
   secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
   s3: new S3Client(SDK_RETRY_CONFIG),
-  ...(process.env.JWKS_SSM_PARAMETER ? { ssm: new SSMClient(SDK_RETRY_CONFIG) } : {}),
   ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
 });

@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { ConfigurationError, isNamed } from '../rotation';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { isNamed, SDK_RETRY_CONFIG } from '../rotation';
 import { type JwksDocument, serializeJwks } from './key-set';
 
 /** `Content-Type` of the published document. */
@@ -59,8 +59,12 @@ export interface JwksPublisherOptions {
   readonly cacheSeconds: number;
   /** `s-maxage`: how long a shared cache (CloudFront) may keep it. */
   readonly cdnCacheSeconds: number;
-  /** Also publish to this SSM parameter (with `ssm`). */
+  /** Also publish to this SSM parameter. */
   readonly ssmParameterName?: string;
+  /**
+   * The SSM client. @default - one built on first use: the SSM SDK is loaded only by functions that publish
+   * to a parameter, so the others never pay for it at cold start
+   */
   readonly ssm?: SSMClient;
 }
 
@@ -73,15 +77,22 @@ export interface JwksPublisherOptions {
 export class JwksPublisher {
   readonly #options: JwksPublisherOptions;
   readonly cacheControl: string;
+  #ssm: Promise<{ client: SSMClient; sdk: typeof import('@aws-sdk/client-ssm') }> | undefined;
 
   constructor(options: JwksPublisherOptions) {
-    if (options.ssmParameterName && !options.ssm) {
-      throw new ConfigurationError('JwksPublisher: an SSM client is required with ssmParameterName');
-    }
     this.#options = options;
     // s-maxage is always stated: a CDN put in front later must not keep the document for max-age on top of
     // the verifiers' own cache.
     this.cacheControl = `public, max-age=${options.cacheSeconds}, s-maxage=${options.cdnCacheSeconds}`;
+  }
+
+  /** The SSM SDK and client, loaded once, on first use. */
+  private ssm() {
+    this.#ssm ??= import('@aws-sdk/client-ssm').then((sdk) => ({
+      sdk,
+      client: this.#options.ssm ?? new sdk.SSMClient(SDK_RETRY_CONFIG),
+    }));
+    return this.#ssm;
   }
 
   /** `s3://bucket/key`. */
@@ -130,8 +141,9 @@ export class JwksPublisher {
     if (name) {
       const existing = await this.readSsm(name);
       if (existing?.body !== body) {
-        await this.#options.ssm?.send(
-          new PutParameterCommand({
+        const { sdk, client } = await this.ssm();
+        await client.send(
+          new sdk.PutParameterCommand({
             Name: name,
             Value: body,
             Type: 'String',
@@ -171,7 +183,8 @@ export class JwksPublisher {
 
   private async readSsm(name: string): Promise<PublishedJwks | undefined> {
     try {
-      const out = await this.#options.ssm?.send(new GetParameterCommand({ Name: name }));
+      const { sdk, client } = await this.ssm();
+      const out = await client.send(new sdk.GetParameterCommand({ Name: name }));
       const body = out?.Parameter?.Value;
       if (body === undefined) return undefined;
       return { location: `ssm:${name}`, body, document: parseJson(body), record: { published: new Map() } };

@@ -103,16 +103,6 @@ describe('JWT function configuration', () => {
     expect(() => loadJwtConfig(env)).toThrow(message);
   });
 
-  it('stops the handler at cold start when an SSM parameter is configured without an SSM client', () => {
-    expect(() =>
-      createJwtHandler({
-        secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
-        s3: new S3Client({ region: 'us-east-1' }),
-        env: { ...REQUIRED, JWKS_SSM_PARAMETER: '/auth/jwks' },
-      }),
-    ).toThrow('JWKS_SSM_PARAMETER is set, but the function was built without an SSM client');
-  });
-
   it('stops the handler at cold start on an invalid variable, before any request', () => {
     const secretsManager = new SecretsManagerClient({ region: 'us-east-1' });
     const send = jest.spyOn(secretsManager, 'send');
