@@ -6,10 +6,10 @@
  * (ROTATION_BUNDLING: minified CommonJS, source map, the AWS SDK inside). The cold-start cost is what a new
  * Lambda execution environment pays in our code before the first invocation: loading the bundle and building
  * the handler (clients, configuration validated at cold start), measured in a fresh Node.js process each time
- * (`--runs` times, median and p90), without the process's own start-up. Network is not touched: building a
- * handler makes no request.
+ * (`--runs` times, median and p90, the functions taking turns), without the process's own start-up. Network
+ * is not touched: building a handler makes no request.
  *
- * Usage: npm run bench:bundles -- [--runs 15] [--json]
+ * Usage: npm run bench:bundles -- [--runs 25] [--json]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { FUNCTIONS_DIR, ROTATION_BUNDLING } from '../infra/constructs/rotation-f
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
-const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 15;
+const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 25;
 const JSON_OUTPUT = args.includes('--json');
 if (!Number.isInteger(RUNS) || RUNS < 1) {
   console.error('--runs must be a positive integer');
@@ -59,8 +59,7 @@ function main() {
       const entry = join(FUNCTIONS_DIR, name, 'handler.ts');
       if (statSync(join(FUNCTIONS_DIR, name)).isDirectory() && exists(entry)) entries.push([name, entry]);
     }
-    const rows: Row[] = [];
-    for (const [name, entry] of entries) {
+    const bundles = entries.map(([name, entry]) => {
       const bundle = join(out, `${name.replace(/\W+/g, '-')}.js`);
       buildSync({
         entryPoints: [entry],
@@ -74,18 +73,24 @@ function main() {
         external: [...ROTATION_BUNDLING.externalModules],
         logLevel: 'error',
       });
+      return { name, bundle, samples: [] as Array<{ ms: number; heapMb: number }> };
+    });
+    // Round-robin: a slow moment of the machine falls on every function alike, not on one of them.
+    for (let run = 0; run < RUNS; run++) {
+      for (const b of bundles) b.samples.push(coldStart(b.bundle, COLD_START_ENV[b.name] ?? {}));
+    }
+    const rows: Row[] = bundles.map(({ name, bundle, samples }) => {
       const code = readFileSync(bundle);
-      const samples = Array.from({ length: RUNS }, () => coldStart(bundle, COLD_START_ENV[name] ?? {}));
       const times = samples.map((s) => s.ms).sort((a, b) => a - b);
-      rows.push({
+      return {
         name,
         bundleBytes: code.length,
         gzipBytes: gzipSync(code).length,
         coldStartMedianMs: round(percentile(times, 0.5)),
         coldStartP90Ms: round(percentile(times, 0.9)),
         heapMb: round(Math.max(...samples.map((s) => s.heapMb))),
-      });
-    }
+      };
+    });
     const floor = rows[0]?.coldStartMedianMs ?? 0;
     const withDelta = rows.map((r, i) =>
       i === 0 ? r : { ...r, overMinimalMs: round(r.coldStartMedianMs - floor) },
