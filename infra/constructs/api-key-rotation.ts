@@ -14,7 +14,7 @@ import {
 } from '../../functions/api-key/providers/http-config';
 import type { RotationEvents } from './rotation-events';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
-import { type RotationScheduleOptions, resolveSchedule } from './schedule';
+import { type RotationScheduleOptions, resolveSchedule, scheduleRotation } from './schedule';
 
 /** Where the rotated API keys live. */
 export const ApiKeyProviderType = {
@@ -195,22 +195,9 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
     this.rotationFunction = fn.function;
     this.connections = fn.function.isBoundToVpc ? fn.function.connections : new ec2.Connections();
 
-    // Grants the invoke permission to secretsmanager.amazonaws.com (scoped to the secret and account)
-    // and the secret's rotation actions on this one secret.
-    this.rotationSchedule = props.secret.addRotationSchedule('Schedule', {
-      rotationLambda: fn.function,
-      automaticallyAfter: schedule.interval ?? Duration.days(30),
-      rotateImmediatelyOnUpdate: schedule.rotateImmediately,
-    });
-    const cfn = this.rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule;
-    cfn.addPropertyOverride('RotationRules', {
-      ScheduleExpression: schedule.scheduleExpression,
-      ...(schedule.duration ? { Duration: schedule.duration } : {}),
-    });
-    cfn.addPropertyOverride('RotateImmediatelyOnUpdate', schedule.rotateImmediately);
+    this.rotationSchedule = scheduleRotation(props.secret, fn.function, schedule);
 
     const secretArnForPolicies = props.secret.secretFullArn ?? `${props.secret.secretArn}-??????`;
-    // (addRotationSchedule also grants secretsmanager:GetRandomPassword, which IAM accepts on '*' only.)
     // Revocation deadlines and the emergency switch are tags on the secret; only tags under our prefix.
     fn.function.addToRolePolicy(
       new iam.PolicyStatement({
@@ -219,13 +206,7 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
         conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': [`${API_KEY_TAG_PREFIX}*`] } },
       }),
     );
-    const acknowledgements = [
-      {
-        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'secretsmanager:GetRandomPassword has no resource type: IAM accepts only "*" for it; every other statement names its resource',
-      },
-    ];
+    const acknowledgements: Array<{ id: string; reason: string }> = [];
 
     if (provider.type === ApiKeyProviderType.API_GATEWAY) {
       const apigw = (resource: string) =>

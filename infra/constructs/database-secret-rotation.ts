@@ -7,7 +7,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { RotationEvents } from './rotation-events';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
-import { type RotationScheduleOptions, resolveSchedule } from './schedule';
+import { type RotationScheduleOptions, resolveSchedule, scheduleRotation } from './schedule';
 
 /** How the database secret is rotated. */
 export const DatabaseRotationStrategy = {
@@ -97,27 +97,7 @@ export class DatabaseSecretRotation extends Construct implements ec2.IConnectabl
     // Without a VPC (rds-master) there is nothing to connect: an empty set of connections.
     this.connections = fn.function.isBoundToVpc ? fn.function.connections : new ec2.Connections();
 
-    // Grants the invoke permission to secretsmanager.amazonaws.com (scoped to the secret and account)
-    // and the secret's rotation actions on this one secret.
-    this.rotationSchedule = props.secret.addRotationSchedule('Schedule', {
-      rotationLambda: fn.function,
-      automaticallyAfter: schedule.interval ?? Duration.days(30),
-      rotateImmediatelyOnUpdate: schedule.rotateImmediately,
-    });
-    const cfn = this.rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule;
-    cfn.addPropertyOverride('RotationRules', {
-      ScheduleExpression: schedule.scheduleExpression,
-      ...(schedule.duration ? { Duration: schedule.duration } : {}),
-    });
-    cfn.addPropertyOverride('RotateImmediatelyOnUpdate', schedule.rotateImmediately);
-    fn.function.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
-    );
-    Validations.of(fn.function).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'secretsmanager:GetRandomPassword has no resource type: IAM accepts only "*" for it; every other statement names its resource',
-    });
+    this.rotationSchedule = scheduleRotation(props.secret, fn.function, schedule);
     props.masterSecret?.grantRead(fn.function);
     props.events?.eventBus.grantPutEventsTo(fn.function);
 

@@ -11,7 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { RotationEvents } from './rotation-events';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
-import { type RotationScheduleOptions, resolveSchedule } from './schedule';
+import { type RotationScheduleOptions, resolveSchedule, scheduleRotation } from './schedule';
 
 /** Signing algorithms of the keys the rotation generates. */
 export const JwtSigningAlgorithm = {
@@ -193,25 +193,7 @@ export class JwtSigningKeyRotation extends Construct {
     });
     this.rotationFunction = fn.function;
 
-    // Grants the invoke permission to secretsmanager.amazonaws.com (scoped to the secret and account), and the
-    // rotation actions on this one secret.
-    this.rotationSchedule = this.secret.addRotationSchedule('Schedule', {
-      rotationLambda: fn.function,
-      automaticallyAfter: schedule.interval ?? Duration.days(30),
-      rotateImmediatelyOnUpdate: schedule.rotateImmediately,
-    });
-    const cfn = this.rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule;
-    cfn.addPropertyOverride('RotationRules', {
-      ScheduleExpression: schedule.scheduleExpression,
-      ...(schedule.duration ? { Duration: schedule.duration } : {}),
-    });
-    cfn.addPropertyOverride('RotateImmediatelyOnUpdate', schedule.rotateImmediately);
-    Validations.of(fn.function).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'secretsmanager:GetRandomPassword, added by addRotationSchedule, has no resource type: IAM accepts only "*" ' +
-        'for it (this function never calls it); every other statement names its resource',
-    });
+    this.rotationSchedule = scheduleRotation(this.secret, fn.function, schedule);
 
     // The one object; ListBucket so that a missing object reads as 404, not 403 (the bucket holds nothing else).
     fn.function.addToRolePolicy(

@@ -1,4 +1,6 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Token, Validations } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 
 /** A rotation schedule: a rate, or a cron expression, with an optional rotation window. */
 export interface RotationScheduleOptions {
@@ -106,4 +108,35 @@ export function validateCron(expression: string): string {
     );
   }
   return expression.trim();
+}
+
+/**
+ * Schedules the rotation of `secret` by `rotationFunction`, as every construct here does.
+ * `secret.addRotationSchedule` grants Secrets Manager's invoke permission (scoped to the secret and the
+ * account), the rotation actions on this one secret, and `secretsmanager:GetRandomPassword`; the overrides
+ * give CloudFormation what CDK's own props cannot say: a `rate()` or `cron()` expression and the window.
+ */
+export function scheduleRotation(
+  secret: secretsmanager.ISecret,
+  rotationFunction: lambda.IFunction,
+  schedule: ResolvedSchedule,
+): secretsmanager.RotationSchedule {
+  const rotationSchedule = secret.addRotationSchedule('Schedule', {
+    rotationLambda: rotationFunction,
+    automaticallyAfter: schedule.interval ?? Duration.days(30),
+    rotateImmediatelyOnUpdate: schedule.rotateImmediately,
+  });
+  const cfn = rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule;
+  cfn.addPropertyOverride('RotationRules', {
+    ScheduleExpression: schedule.scheduleExpression,
+    ...(schedule.duration ? { Duration: schedule.duration } : {}),
+  });
+  cfn.addPropertyOverride('RotateImmediatelyOnUpdate', schedule.rotateImmediately);
+  Validations.of(rotationFunction).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'secretsmanager:GetRandomPassword, granted by addRotationSchedule, has no resource type: IAM accepts only "*" ' +
+      'for it; every other statement names its resource',
+  });
+  return rotationSchedule;
 }
