@@ -6,7 +6,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     // Type checking is `npm run build`'s job; the transform only strips types.
-    '^.+\\.[tj]s$': ['ts-jest', { isolatedModules: true, tsconfig: { allowJs: true } }],
+    '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }],
   },
   // jose ships ES modules only; let ts-jest turn them into CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
