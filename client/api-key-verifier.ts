@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readApiKey } from './api-key-secret';
 import { SecretClientError } from './errors';
 import type { CachedSecret, SecretValueSource } from './types';
 
@@ -208,21 +209,13 @@ export class ApiKeyVerifier {
   }
 
   #acceptedOrUndefined(secret: CachedSecret, stage: AcceptedStage): AcceptedKey | undefined {
-    let value: unknown;
-    let keyId: unknown;
-    try {
-      const parsed = JSON.parse(secret.secretString) as Record<string, unknown>;
-      value = parsed[this.#field];
-      keyId = parsed.keyId;
-    } catch {
-      return undefined;
-    }
-    if (typeof value !== 'string' || value === '') return undefined;
+    const key = readApiKey(secret.secretString, this.#field);
+    if (!key) return undefined;
     return {
-      digest: createHash('sha256').update(value, 'utf8').digest(),
+      digest: createHash('sha256').update(key.value, 'utf8').digest(),
       stage,
       versionId: secret.versionId,
-      ...(typeof keyId === 'string' ? { keyId } : {}),
+      ...(key.keyId !== undefined ? { keyId: key.keyId } : {}),
     };
   }
 }

@@ -1,3 +1,4 @@
+import { readApiKey } from './api-key-secret';
 import { SecretClientError } from './errors';
 import type { CachedSecret, SecretValueSource } from './types';
 
@@ -203,24 +204,12 @@ export class ApiKeyCredentials {
   }
 
   #parse(secret: CachedSecret): ApiKeyCredential {
-    let value: unknown;
-    let keyId: unknown;
-    try {
-      const parsed = JSON.parse(secret.secretString) as Record<string, unknown>;
-      value = parsed[this.#field];
-      keyId = parsed.keyId;
-    } catch {
-      value = undefined;
-    }
-    if (typeof value !== 'string' || value === '') {
+    const key = readApiKey(secret.secretString, this.#field);
+    if (!key) {
       throw new SecretClientError(
         `Secret ${this.#secretId} (version ${secret.versionId}) has no string field '${this.#field}'`,
       );
     }
-    return {
-      versionId: secret.versionId,
-      value,
-      ...(typeof keyId === 'string' ? { keyId } : {}),
-    };
+    return { versionId: secret.versionId, ...key };
   }
 }
