@@ -10,6 +10,8 @@ module.exports = {
   },
   // jose ships ES modules only; let ts-jest turn them into CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // ESM-style relative imports (`./x.js`) resolve to the TypeScript source.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   setupFiles: ['<rootDir>/test/setup-env.ts'],
   setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
   testTimeout: 60_000,

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readApiKey } from './api-key-secret';
-import { SecretClientError } from './errors';
-import type { CachedSecret, SecretValueSource } from './types';
+import { readApiKey } from './api-key-secret.js';
+import { SecretClientError } from './errors.js';
+import type { CachedSecret, SecretValueSource } from './types.js';
 
 /** Options of an API key verifier. */
 export interface ApiKeyVerifierOptions {

@@ -1,5 +1,5 @@
-import { CredentialsRejectedError } from './errors';
-import type { CachedSecret, SecretValueSource } from './types';
+import { CredentialsRejectedError } from './errors.js';
+import type { CachedSecret, SecretValueSource } from './types.js';
 
 /** Username and password of one secret version, plus the rest of the database secret. */
 export interface DatabaseCredentials {

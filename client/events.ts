@@ -1,5 +1,5 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { SecretCache } from './secret-cache';
+import type { SecretCache } from './secret-cache.js';
 
 /**
  * A Lambda handler for consumers subscribed to rotation events (EventBridge target): refreshes the cache of

@@ -1,6 +1,6 @@
-import { readApiKey } from './api-key-secret';
-import { SecretClientError } from './errors';
-import type { CachedSecret, SecretValueSource } from './types';
+import { readApiKey } from './api-key-secret.js';
+import { SecretClientError } from './errors.js';
+import type { CachedSecret, SecretValueSource } from './types.js';
 
 /** An API key as a caller uses it. */
 export interface ApiKeyCredential {

@@ -3,16 +3,16 @@ export {
   type ApiKeyVerification,
   ApiKeyVerifier,
   type ApiKeyVerifierOptions,
-} from './api-key-verifier';
-export { CredentialPools, type DatabaseCredentials, type PoolDriver } from './credential-pools';
-export { CredentialsRejectedError, SecretClientError } from './errors';
-export { RotationQueuePoller, type RotationQueuePollerOptions, rotationEventHandler } from './events';
+} from './api-key-verifier.js';
+export { CredentialPools, type DatabaseCredentials, type PoolDriver } from './credential-pools.js';
+export { CredentialsRejectedError, SecretClientError } from './errors.js';
+export { RotationQueuePoller, type RotationQueuePollerOptions, rotationEventHandler } from './events.js';
 export {
   type ApiKeyCredential,
   ApiKeyCredentials,
   type ApiKeyCredentialsOptions,
   ApiKeyRejectedError,
-} from './http-credentials';
+} from './http-credentials.js';
 export {
   JWT_SIGNER_DEFAULTS,
   JWT_SIGNING_ALGORITHMS,
@@ -20,7 +20,7 @@ export {
   type JwtSignerOptions,
   JwtSigningError,
   type JwtSignOptions,
-} from './jwt-signer';
+} from './jwt-signer.js';
 export {
   JWT_VERIFIER_DEFAULTS,
   JwksUnavailableError,
@@ -28,8 +28,8 @@ export {
   JwtVerifier,
   type JwtVerifierOptions,
   type JwtVerifyOptions,
-} from './jwt-verifier';
-export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool';
-export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool';
-export { noticeFromEvent, type RotationNotice, SecretCache, type SecretCacheOptions } from './secret-cache';
-export type { CachedSecret, SecretChangeListener, SecretValueSource } from './types';
+} from './jwt-verifier.js';
+export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';
+export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
+export { noticeFromEvent, type RotationNotice, SecretCache, type SecretCacheOptions } from './secret-cache.js';
+export type { CachedSecret, SecretChangeListener, SecretValueSource } from './types.js';

@@ -1,6 +1,6 @@
 import { importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
-import { SecretClientError } from './errors';
-import type { SecretValueSource } from './types';
+import { SecretClientError } from './errors.js';
+import type { SecretValueSource } from './types.js';
 
 /** Algorithms the rotation function generates keys for. */
 export const JWT_SIGNING_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;

@@ -5,8 +5,8 @@ import {
   type JWTVerifyResult,
   jwtVerify,
 } from 'jose';
-import { SecretClientError } from './errors';
-import { JWT_SIGNING_ALGORITHMS } from './jwt-signer';
+import { SecretClientError } from './errors.js';
+import { JWT_SIGNING_ALGORITHMS } from './jwt-signer.js';
 
 /** Defaults of the verifier. */
 export const JWT_VERIFIER_DEFAULTS = {

@@ -1,6 +1,6 @@
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
-import { CredentialPools, type DatabaseCredentials } from './credential-pools';
-import type { SecretValueSource } from './types';
+import { CredentialPools, type DatabaseCredentials } from './credential-pools.js';
+import type { SecretValueSource } from './types.js';
 
 /** Options of a MySQL/MariaDB pool that follows a rotated secret. */
 export interface RotatingMySqlPoolOptions {

@@ -1,6 +1,6 @@
 import { Pool, type PoolConfig, type QueryResult, type QueryResultRow } from 'pg';
-import { CredentialPools, type DatabaseCredentials } from './credential-pools';
-import type { SecretValueSource } from './types';
+import { CredentialPools, type DatabaseCredentials } from './credential-pools.js';
+import type { SecretValueSource } from './types.js';
 
 /** Options of a PostgreSQL pool that follows a rotated secret. */
 export interface RotatingPgPoolOptions {

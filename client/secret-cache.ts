@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CachedSecret, SecretChangeListener, SecretValueSource } from './types';
+import type { CachedSecret, SecretChangeListener, SecretValueSource } from './types.js';
 
 /** Options of a secret cache. */
 export interface SecretCacheOptions {
