@@ -31,5 +31,10 @@ export {
 } from './jwt-verifier.js';
 export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';
 export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
-export { noticeFromEvent, type RotationNotice, SecretCache, type SecretCacheOptions } from './secret-cache.js';
+export {
+  noticeFromEvent,
+  type RotationNotice,
+  SecretCache,
+  type SecretCacheOptions,
+} from './secret-cache.js';
 export type { CachedSecret, SecretChangeListener, SecretValueSource } from './types.js';
