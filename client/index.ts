@@ -1,36 +1,12 @@
-export {
-  type AcceptedStage,
-  type ApiKeyVerification,
-  ApiKeyVerifier,
-  type ApiKeyVerifierOptions,
-} from './api-key-verifier.js';
+/**
+ * The core of the client (`@rotation-without-storms/client`): the secret cache, rotation events, errors and
+ * types, with no database driver and no `jose`. The adapters have their own entry points, so a service installs
+ * only what it uses: `./pg`, `./mysql2`, `./jwt`, `./api-keys`.
+ * @packageDocumentation
+ */
 export { CredentialPools, type DatabaseCredentials, type PoolDriver } from './credential-pools.js';
 export { CredentialsRejectedError, SecretClientError } from './errors.js';
 export { RotationQueuePoller, type RotationQueuePollerOptions, rotationEventHandler } from './events.js';
-export {
-  type ApiKeyCredential,
-  ApiKeyCredentials,
-  type ApiKeyCredentialsOptions,
-  ApiKeyRejectedError,
-} from './http-credentials.js';
-export {
-  JWT_SIGNER_DEFAULTS,
-  JWT_SIGNING_ALGORITHMS,
-  JwtSigner,
-  type JwtSignerOptions,
-  JwtSigningError,
-  type JwtSignOptions,
-} from './jwt-signer.js';
-export {
-  JWT_VERIFIER_DEFAULTS,
-  JwksUnavailableError,
-  JwtVerificationError,
-  JwtVerifier,
-  type JwtVerifierOptions,
-  type JwtVerifyOptions,
-} from './jwt-verifier.js';
-export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';
-export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
 export {
   noticeFromEvent,
   type RotationNotice,

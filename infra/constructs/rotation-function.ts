@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -8,6 +9,28 @@ import { Construct } from 'constructs';
 
 /** Where the project's functions live. */
 export const FUNCTIONS_DIR = path.join(__dirname, '..', '..', 'functions');
+
+/**
+ * Where the installed package keeps its pre-bundled functions: `npm run build` bundles every
+ * `functions/<name>/<x>handler.ts` with `ROTATION_BUNDLING` into `<dir>/<name>/<x>handler/index.js`, next to
+ * the compiled constructs (`lib/assets`). In the repository, running from source, the directory does not
+ * exist and `NodejsFunction` bundles the sources at synth, as before.
+ */
+export const PREBUNDLED_DIR = path.join(__dirname, 'assets');
+
+/** The pre-bundled asset of `entry` when running from the installed package; `undefined` from source. */
+function prebundledAsset(entry: string): string | undefined {
+  if (!existsSync(PREBUNDLED_DIR)) return undefined;
+  const relative = path.relative(FUNCTIONS_DIR, path.resolve(entry));
+  const asset = path.join(PREBUNDLED_DIR, relative.replace(/\.ts$/, ''));
+  if (!relative.startsWith('..') && !path.isAbsolute(relative) && existsSync(path.join(asset, 'index.js'))) {
+    return asset;
+  }
+  if (existsSync(entry)) return undefined;
+  throw new Error(
+    `RotationFunctionProps.entry: ${entry} is neither one of the package's pre-bundled functions nor a file`,
+  );
+}
 
 /**
  * How every function is bundled: one minified CommonJS file with a source map, the AWS SDK inside it (so the
@@ -58,7 +81,8 @@ export interface RotationFunctionProps {
  * talk to databases ship the RDS CAs in their bundle (functions/database/engines/trust.ts).
  */
 export class RotationFunction extends Construct {
-  readonly function: NodejsFunction;
+  /** The function: pre-bundled code from the package, or a `NodejsFunction` built from source. */
+  readonly function: lambda.Function;
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: RotationFunctionProps) {
@@ -72,9 +96,7 @@ export class RotationFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
+    const common = {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       timeout,
@@ -89,13 +111,25 @@ export class RotationFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'secret-rotation',
         ...props.environment,
       },
-      bundling: {
-        ...ROTATION_BUNDLING,
-        externalModules: [...ROTATION_BUNDLING.externalModules],
-        format: OutputFormat.CJS,
-        forceDockerBundling: false,
-      },
-    });
+    };
+    const asset = prebundledAsset(props.entry);
+    this.function = asset
+      ? new lambda.Function(this, 'Function', {
+          ...common,
+          code: lambda.Code.fromAsset(asset),
+          handler: 'index.handler',
+        })
+      : new NodejsFunction(this, 'Function', {
+          ...common,
+          entry: props.entry,
+          handler: 'handler',
+          bundling: {
+            ...ROTATION_BUNDLING,
+            externalModules: [...ROTATION_BUNDLING.externalModules],
+            format: OutputFormat.CJS,
+            forceDockerBundling: false,
+          },
+        });
     const managed = [
       'AWSLambdaBasicExecutionRole',
       ...(props.vpc ? ['AWSLambdaVPCAccessExecutionRole'] : []),
