@@ -177,6 +177,20 @@ describe('the constructs in a TypeScript CDK app', () => {
     expect(functions).toHaveLength(4); // two database rotations share the database function's code
   });
 
+  it('refuses an entry that is neither one of its pre-bundled functions nor a file, naming the prop', async () => {
+    const script = [
+      "const { App, Stack } = require('aws-cdk-lib');",
+      "const { FUNCTIONS_DIR, RotationFunction } = require('@rotation-without-storms/cdk');",
+      "const stack = new Stack(new App(), 'S');",
+      "new RotationFunction(stack, 'Known', { entry: require('node:path').join(FUNCTIONS_DIR, 'jwt', 'handler.ts') });",
+      "try { new RotationFunction(stack, 'Unknown', { entry: '/nowhere/handler.ts' }); } catch (e) { console.log(e.message); }",
+    ].join('\n');
+    const out = await mustRun(process.execPath, ['-e', script], { cwd: app, env: { PATH: NODE_ONLY_PATH } });
+    expect(out.stdout).toBe(
+      "RotationFunctionProps.entry: /nowhere/handler.ts is neither one of the package's pre-bundled functions nor a file\n",
+    );
+  });
+
   it("opens the MySQL cluster's 3306 and the PostgreSQL instance's 5432 to their rotation functions", () => {
     const ingress = Object.values(template.Resources)
       .filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress')
