@@ -76,9 +76,14 @@ function npm(): { command: string; prefix: string[] } {
 /** Runs npm with the given arguments, failing on a non-zero exit. */
 export function runNpm(args: readonly string[], cwd: string): Promise<CommandOutput> {
   const { command, prefix } = npm();
-  // The scratch project must not inherit the workspace's npm settings (npm test sets npm_config_* for scripts).
+  // The scratch project must not inherit the workspace's npm settings (npm test sets npm_config_* for its
+  // scripts, the workspace's prefix among them), except where and how to fetch: the cache, the registry, proxies.
+  const keep =
+    /^npm_config_(cache|registry|userconfig|globalconfig|proxy|https_proxy|noproxy|strict_ssl|cafile|ca|fetch_.*)$/i;
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !/^npm_(config|package|lifecycle)_/i.test(key)),
+    Object.entries(process.env).filter(
+      ([key]) => keep.test(key) || !/^npm_(config|package|lifecycle)_/i.test(key),
+    ),
   );
   return mustRun(command, [...prefix, ...args], { cwd, env });
 }
