@@ -23,6 +23,7 @@ import { RotationDriver } from '../../../local/driver';
 import { type LocalAws, startMoto } from '../../../local/moto';
 import { LOCAL_FUNCTION_UNAVAILABLE } from '../../../scripts/build-packages';
 import {
+  type CommandOutput,
   createProject,
   figuresTable,
   install,
@@ -52,10 +53,41 @@ const NODE_ONLY_PATH = dirname(process.execPath);
 
 let work: string;
 let tarballs: Record<PackageName, string>;
+/** The scratch projects' installs, started together once the tarballs exist; each describe awaits its own. */
+let installs: Record<'cdkApp' | 'services' | 'operator', Promise<string>>;
+
+const dev = (...names: string[]) => names.map((n) => `${n}@${repositoryVersion(n)}`);
+
+async function installCdkApp(dir: string): Promise<string> {
+  createProject(dir, { type: 'commonjs' });
+  await install(dir, [...dev('aws-cdk-lib', 'constructs'), tarballs.cdk]);
+  await install(dir, dev('typescript', '@types/node'), true);
+  return dir;
+}
+
+async function installServices(dir: string): Promise<string> {
+  createProject(dir);
+  await install(dir, [tarballs.client, ...dev('pg', '@aws-sdk/client-secrets-manager')]);
+  await install(dir, dev('typescript', '@types/node', '@types/pg'), true);
+  return dir;
+}
+
+async function installOperator(dir: string): Promise<string> {
+  createProject(dir);
+  await install(dir, [tarballs.cli]);
+  return dir;
+}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'packages-it-'));
   tarballs = await packPackages(join(work, 'tarballs'));
+  installs = {
+    cdkApp: installCdkApp(join(work, 'platform-app')),
+    services: installServices(join(work, 'services')),
+    operator: installOperator(join(work, 'operator')),
+  };
+  // a describe left out by -t never awaits its install: its failure must not be an unhandled rejection
+  for (const pending of Object.values(installs)) pending.catch(() => undefined);
 }, 300_000);
 
 afterAll(() => {
@@ -121,18 +153,7 @@ describe('the constructs in a TypeScript CDK app', () => {
   let outdir: string;
 
   beforeAll(async () => {
-    app = join(work, 'platform-app');
-    createProject(app, { type: 'commonjs' });
-    await install(app, [
-      `aws-cdk-lib@${repositoryVersion('aws-cdk-lib')}`,
-      `constructs@${repositoryVersion('constructs')}`,
-      tarballs.cdk,
-    ]);
-    await install(
-      app,
-      [`typescript@${repositoryVersion('typescript')}`, `@types/node@${repositoryVersion('@types/node')}`],
-      true,
-    );
+    app = await installs.cdkApp;
     writeFileSync(join(app, 'app.ts'), CDK_APP);
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(CDK_TSCONFIG, null, 2));
     await mustRun(process.execPath, [tsc(app), '-p', 'tsconfig.json'], { cwd: app });
@@ -240,30 +261,10 @@ describe('the client in an ESM and a CJS service using only the pg adapter', () 
   let aws: LocalAws;
   let db: LocalDatabase;
   let caPath: string;
+  const typeChecks = new Map<string, Promise<CommandOutput>>();
 
   beforeAll(async () => {
-    project = join(work, 'services');
-    createProject(project);
-    const [started] = await Promise.all([
-      Promise.all([startMoto(), startPostgres({ tls: true })]),
-      (async () => {
-        await install(project, [
-          tarballs.client,
-          `pg@${repositoryVersion('pg')}`,
-          `@aws-sdk/client-secrets-manager@${repositoryVersion('@aws-sdk/client-secrets-manager')}`,
-        ]);
-        await install(
-          project,
-          [
-            `typescript@${repositoryVersion('typescript')}`,
-            `@types/node@${repositoryVersion('@types/node')}`,
-            `@types/pg@${repositoryVersion('@types/pg')}`,
-          ],
-          true,
-        );
-      })(),
-    ]);
-    [aws, db] = started;
+    [aws, db, project] = await Promise.all([startMoto(), startPostgres({ tls: true }), installs.services]);
     caPath = join(project, 'ca.pem');
     writeFileSync(caPath, db.caPem ?? '');
     for (const configuration of SERVICE_CONFIGURATIONS) {
@@ -272,6 +273,13 @@ describe('the client in an ESM and a CJS service using only the pg adapter', () 
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: configuration.format }));
       writeFileSync(join(dir, 'service.ts'), SERVICE);
       writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(serviceTsconfig(configuration), null, 2));
+    }
+    // every configuration compiles at once (each test awaits its own); the emitting ones write dist/service.js
+    for (const configuration of SERVICE_CONFIGURATIONS) {
+      const compiled = runCommand(process.execPath, [tsc(project), '-p', 'tsconfig.json'], {
+        cwd: join(project, configuration.name),
+      });
+      typeChecks.set(configuration.name, compiled);
     }
   }, 600_000);
 
@@ -291,8 +299,7 @@ describe('the client in an ESM and a CJS service using only the pg adapter', () 
   it.each(SERVICE_CONFIGURATIONS.map((c) => [c.name, c] as const))(
     'type-checks under strict settings: %s',
     async (_name, configuration) => {
-      const dir = join(project, configuration.name);
-      const out = await runCommand(process.execPath, [tsc(project), '-p', 'tsconfig.json'], { cwd: dir });
+      const out = (await typeChecks.get(configuration.name)) as CommandOutput;
       expect({ code: out.code, errors: out.stdout.trim() }).toEqual({ code: 0, errors: '' });
     },
     120_000,
@@ -303,10 +310,8 @@ describe('the client in an ESM and a CJS service using only the pg adapter', () 
     async (format, configuration) => {
       // GIVEN a PostgreSQL user and its secret in moto, and the service started on it
       const dir = join(project, configuration.name);
-      // compiled by its type-check above; compiled here when that test did not run (jest -t)
-      if (!existsSync(join(dir, 'dist', 'service.js'))) {
-        await mustRun(process.execPath, [tsc(project), '-p', 'tsconfig.json'], { cwd: dir });
-      }
+      const compiled = (await typeChecks.get(configuration.name)) as CommandOutput;
+      expect(compiled.code).toBe(0);
       const output = readFileSync(join(dir, 'dist', 'service.js'), 'utf8');
       expect(output.includes('require(')).toBe(format === 'commonjs');
       const user = `svc_${format === 'module' ? 'esm' : 'cjs'}`;
@@ -356,9 +361,7 @@ describe('the CLI from its tarball', () => {
   let aws: LocalAws;
 
   beforeAll(async () => {
-    project = join(work, 'operator');
-    createProject(project);
-    [aws] = await Promise.all([startMoto(), install(project, [tarballs.cli])]);
+    [aws, project] = await Promise.all([startMoto(), installs.operator]);
   }, 300_000);
 
   afterAll(async () => {
