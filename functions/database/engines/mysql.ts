@@ -375,7 +375,9 @@ export class MySqlEngine implements DatabaseEngine {
         ...(target.database ? { database: target.database } : {}),
         connectTimeout: this.settings.connectTimeoutMs,
         charset: 'utf8mb4',
-        ...(target.ssl ? { ssl: verifiedTls(this.settings.caPem) } : {}),
+        // mysql2 checks the certificate's host name only with verifyIdentity: without it, any certificate
+        // from a trusted CA (any public one, since Node's roots are trusted) would pass for the database.
+        ...(target.ssl ? { ssl: { ...verifiedTls(this.settings.caPem), verifyIdentity: true } } : {}),
       });
       connection.on('error', () => {
         // A dropped connection surfaces on the next query; never crash the function on it.

@@ -1,5 +1,5 @@
 import { type RotationContext, type RotationStrategy, type SecretVersion, Stage } from '../../rotation';
-import { DatabaseAuthenticationError } from '../errors';
+import { DatabaseAuthenticationError, DatabaseStatementError } from '../errors';
 import { type DatabaseSecret, withCredentials } from '../secret';
 import {
   type DatabaseStrategyDependencies,
@@ -57,8 +57,18 @@ export class SingleUserStrategy implements RotationStrategy {
         context.logger.info('Login refused', { credentials: label });
         continue;
       }
-      const form = await using(session, (s) => s.changeOwnPassword(pending.password));
-      context.logger.info('Changed the password', { loggedInWith: label, passwordSentAs: form });
+      const form = await using(session, (s) => s.changeOwnPassword(pending.password)).catch(
+        (error: unknown) => {
+          // Another invocation changing the same password at the same moment (PostgreSQL: `tuple concurrently
+          // updated`): the login below tells whether the pending password is in place.
+          if (error instanceof DatabaseStatementError && error.transient) {
+            context.logger.warn('A concurrent change of the same password', { code: error.code });
+            return undefined;
+          }
+          throw error;
+        },
+      );
+      if (form) context.logger.info('Changed the password', { loggedInWith: label, passwordSentAs: form });
       await using(await loginAfterChange(this.deps, context, pendingTarget, Stage.PENDING), (s) => s.check());
       return;
     }
