@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { type Connection, createConnection, escapeId, escape as escapeValue, format } from 'mysql2/promise';
 import {
   DatabaseAuthenticationError,
@@ -87,6 +87,75 @@ function atLeast(server: MySqlServer, major: number, minor: number, patch = 0): 
 export function nativePasswordHash(password: string): string {
   const inner = createHash('sha1').update(Buffer.from(password, 'utf8')).digest();
   return `*${createHash('sha1').update(inner).digest('hex').toUpperCase()}`;
+}
+
+const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const SALT_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `length` bytes of `block` repeated, as SHA-crypt builds its P and S sequences. */
+function repeatTo(block: Buffer, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  for (let at = 0; at < length; at += block.length)
+    block.copy(out, at, 0, Math.min(block.length, length - at));
+  return out;
+}
+
+/**
+ * The digest of SHA-256 crypt (Ulrich Drepper's SHA-crypt specification, the algorithm of `$5$` hashes),
+ * 43 characters, for any salt length: MySQL's caching_sha2_password uses it with a 20-byte salt.
+ */
+export function sha256CryptDigest(password: Buffer, salt: Buffer, rounds: number): string {
+  const sha = (...parts: Buffer[]) => {
+    const hash = createHash('sha256');
+    for (const part of parts) hash.update(part);
+    return hash.digest();
+  };
+  const b = sha(password, salt, password);
+  const a = createHash('sha256').update(password).update(salt).update(repeatTo(b, password.length));
+  for (let length = password.length; length > 0; length >>= 1) a.update(length & 1 ? b : password);
+  let c = a.digest();
+  const p = repeatTo(sha(...Array<Buffer>(password.length).fill(password)), password.length);
+  const s = repeatTo(sha(...Array<Buffer>(16 + (c[0] as number)).fill(salt)), salt.length);
+  for (let round = 0; round < rounds; round++) {
+    const hash = createHash('sha256');
+    hash.update(round & 1 ? p : c);
+    if (round % 3 !== 0) hash.update(s);
+    if (round % 7 !== 0) hash.update(p);
+    hash.update(round & 1 ? c : p);
+    c = hash.digest();
+  }
+  const order = [
+    [0, 10, 20],
+    [21, 1, 11],
+    [12, 22, 2],
+    [3, 13, 23],
+    [24, 4, 14],
+    [15, 25, 5],
+    [6, 16, 26],
+    [27, 7, 17],
+    [18, 28, 8],
+    [9, 19, 29],
+  ] as const;
+  let out = '';
+  const encode = (word: number, characters: number) => {
+    for (let i = 0; i < characters; i++, word >>= 6) out += CRYPT_ALPHABET[word & 0x3f];
+  };
+  for (const [x, y, z] of order)
+    encode(((c[x] as number) << 16) | ((c[y] as number) << 8) | (c[z] as number), 4);
+  encode(((c[31] as number) << 8) | (c[30] as number), 3);
+  return out;
+}
+
+/**
+ * The `caching_sha2_password` authentication string MySQL 8 stores: `$A$`, the rounds in thousands as three
+ * hex digits, `$`, a 20-character salt and the SHA-256 crypt digest (MySQL's sha2_password.cc layout). The
+ * salt is drawn from letters and digits, so the string is a plain literal.
+ */
+export function cachingSha2Hash(password: string, salt?: string, rounds = 5000): string {
+  const saltText =
+    salt ?? Array.from({ length: 20 }, () => SALT_ALPHABET[randomInt(SALT_ALPHABET.length)]).join('');
+  const digest = sha256CryptDigest(Buffer.from(password, 'utf8'), Buffer.from(saltText, 'latin1'), rounds);
+  return `$A$${(rounds / 1000).toString(16).toUpperCase().padStart(3, '0')}$${saltText}${digest}`;
 }
 
 /** The account options `CREATE USER` and `ALTER USER` carry besides the password. */
@@ -307,6 +376,12 @@ export function identifiedClause(
           clause: format(`IDENTIFIED WITH 'mysql_native_password' AS ?`, [nativePasswordHash(password)]),
           form: PasswordForm.HASH,
         };
+  }
+  if (plugin === MySqlPlugin.CACHING_SHA2 && server.flavor === 'mysql' && atLeast(server, 8, 0, 11)) {
+    return {
+      clause: format(`IDENTIFIED WITH 'caching_sha2_password' AS ?`, [cachingSha2Hash(password)]),
+      form: PasswordForm.HASH,
+    };
   }
   if (server.flavor === 'mariadb') {
     return atLeast(server, 10, 4)

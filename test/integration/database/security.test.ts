@@ -392,12 +392,13 @@ describe.each(engines)('%s: database rotation security', (name, start) => {
     });
 
     it('passwords on the wire: a generated password with characters SASLprep maps still logs in after the change', async () => {
-      // GIVEN passwords drawn from characters that SASLprep drops or maps
+      // GIVEN passwords drawn from characters that NFKC keeps but SASLprep drops (U+00AD, table B.1) or maps
+      // to a space (U+200B, table C.1.2): the verifier must be derived from the prepared form
       const admin = adminFor(db);
       const username = unique('mapped');
       await admin.createAppUser(username, 'Mapped-Pass-1');
       const setUp = setUpFor('single-user');
-      setUp.fake.passwordAlphabet = 'abc\u00ad\u00a0XYZ\u00aa';
+      setUp.fake.passwordAlphabet = 'ab\u00ad\u200b';
       const arn = setUp.fake.createSecret('app', appSecret(db, username, 'Mapped-Pass-1'));
       // WHEN
       await rotate(setUp, arn);

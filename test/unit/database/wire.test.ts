@@ -3,12 +3,14 @@ import {
   accountFromGlobalPriv,
   accountFromUserRow,
   accountOptionsClause,
+  cachingSha2Hash,
   identifiedClause,
   nativePasswordHash,
   ownPasswordStatement,
   parseServerVersion,
   pluginOfCreateUser,
   SESSION_SQL_MODE,
+  sha256CryptDigest,
 } from '../../../functions/database/engines/mysql';
 import {
   attributeChanges,
@@ -46,6 +48,37 @@ describe('passwords on the wire', () => {
     expect(clause.startsWith(prefix)).toBe(true);
     expect(clause).toContain(nativePasswordHash(PASSWORD));
     expect(clause).not.toContain('Pa$$');
+    expect(form).toBe(PasswordForm.HASH);
+  });
+
+  it('computes SHA-256 crypt as the specification and glibc crypt(3) do', () => {
+    const hello = Buffer.from('Hello world!');
+    expect(sha256CryptDigest(hello, Buffer.from('saltstring'), 5000)).toBe(
+      '5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5',
+    );
+    expect(sha256CryptDigest(hello, Buffer.from('saltstringsaltst'), 10000)).toBe(
+      '3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA',
+    );
+  });
+
+  it('computes the caching_sha2_password string MySQL 8 stores (a stored string of the password foobar)', () => {
+    // MySQL 8's authentication_string for 'foobar', with the 20 salt bytes it drew (some are not printable)
+    const stored = Buffer.from(
+      '24412430303524031A69251C34295C4B35167C7F1E5A7B63091349503974624D34504B5A424679354856336868686F52485A736E4A733368786E427575516C73446469496537',
+      'hex',
+    );
+    const salt = stored.subarray(7, 27);
+    expect(`$A$005$${salt.toString('latin1')}${sha256CryptDigest(Buffer.from('foobar'), salt, 5000)}`).toBe(
+      stored.toString('latin1'),
+    );
+    expect(cachingSha2Hash('foobar', salt.toString('latin1'))).toBe(stored.toString('latin1'));
+  });
+
+  it('sends MySQL 8 a caching_sha2_password account its hash, with a printable salt', () => {
+    const { clause, form } = identifiedClause(MYSQL_8, 'caching_sha2_password', PASSWORD);
+    expect(clause).toMatch(
+      /^IDENTIFIED WITH 'caching_sha2_password' AS '\$A\$005\$[0-9A-Za-z]{20}[./0-9A-Za-z]{43}'$/,
+    );
     expect(form).toBe(PasswordForm.HASH);
   });
 
