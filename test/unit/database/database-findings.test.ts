@@ -1,5 +1,9 @@
 import { createDatabaseHandler } from '../../../functions/database/create-handler';
-import { DatabaseAuthenticationError, UnverifiedUserPairError } from '../../../functions/database/errors';
+import {
+  DatabaseAuthenticationError,
+  DatabaseStatementError,
+  UnverifiedUserPairError,
+} from '../../../functions/database/errors';
 import { FakeSecretsManager } from '../../helpers/fake-secrets-manager';
 import { FakeEngine } from './fake-engine';
 
@@ -171,6 +175,42 @@ describe('concurrency for setSecret', () => {
     // THEN it ends as a no-op that changed nothing itself
     expect(engine.users.get('app')).toBe(pending);
     expect(engine.intents).toEqual([]);
+  });
+
+  it('a duplicate setSecret whose own password change loses the race (tuple concurrently updated) succeeds', async () => {
+    // GIVEN a racer whose ALTER ROLE lands while ours runs, which then fails as PostgreSQL's would
+    const { fake, engine, arn, run } = setUp('single-user', secretOf('app', 'first-password-1'));
+    engine.users.set('app', 'first-password-1');
+    const token = fake.startRotation(arn);
+    await run(token, 'createSecret');
+    const pending = fake.valueOf<Creds>(arn, 'AWSPENDING').password;
+    engine.beforeChange = () => {
+      engine.users.set('app', pending);
+      throw new DatabaseStatementError('set the password', 'XX000', undefined, true);
+    };
+    // WHEN / THEN
+    await expect(run(token, 'setSecret')).resolves.toBeUndefined();
+    expect(engine.users.get('app')).toBe(pending);
+  });
+
+  it('a duplicate alternating-users setSecret that loses the race to create the clone runs again and succeeds', async () => {
+    // GIVEN a racer that creates the clone and its record a moment before us
+    const { fake, engine, arn, run } = setUp('alternating-users', secretOf('app', 'first-password-1'));
+    engine.users.set('app', 'first-password-1');
+    const token = fake.startRotation(arn);
+    await run(token, 'createSecret');
+    const pending = fake.valueOf<Creds>(arn, 'AWSPENDING');
+    engine.beforeChange = (intent) => {
+      if (intent !== 'create alternate') return;
+      engine.beforeChange = undefined;
+      engine.pairs.set('app_clone', { secretArn: arn, base: 'app', clone: 'app_clone' });
+      engine.users.set('app_clone', pending.password);
+      throw new DatabaseStatementError('create the alternate user', '23505', undefined, true);
+    };
+    // WHEN / THEN
+    await expect(run(token, 'setSecret')).resolves.toBeUndefined();
+    expect(engine.users.get('app_clone')).toBe(pending.password);
+    expect(engine.intents).toEqual(['admin sets password of app_clone', 'admin aligns app_clone with app']);
   });
 
   it('still fails, changing nothing, when no version logs in even after looking again', async () => {

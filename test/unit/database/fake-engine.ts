@@ -24,6 +24,8 @@ export class FakeEngine implements DatabaseEngine {
   connects = 0;
   /** Called at each connection attempt, before the credentials are checked (to interleave a racer). */
   onConnect?: (target: ConnectionTarget) => void;
+  /** Called before each change with its intent; may throw, as a statement that loses a race would. */
+  beforeChange?: (intent: string) => void;
 
   fits(name: string): boolean {
     return name.length <= this.maxUsernameLength;
@@ -49,6 +51,7 @@ export class FakeEngine implements DatabaseEngine {
     return {
       async check() {},
       async changeOwnPassword(password) {
+        engine.beforeChange?.('change own password');
         engine.intents.push(`${as} changes own password`);
         engine.users.set(as, password);
         return PasswordForm.HASH;
@@ -57,6 +60,7 @@ export class FakeEngine implements DatabaseEngine {
         return engine.users.has(username);
       },
       async setPassword(username, password) {
+        engine.beforeChange?.('set password');
         engine.intents.push(`${as} sets password of ${username}`);
         engine.users.set(username, password);
         return PasswordForm.HASH;
@@ -65,6 +69,7 @@ export class FakeEngine implements DatabaseEngine {
         return engine.pairs.get(clone);
       },
       async createAlternate(record: PairRecord, password: string) {
+        engine.beforeChange?.('create alternate');
         engine.intents.push(`${as} creates ${record.clone} like ${record.base}`);
         engine.pairs.set(record.clone, record);
         engine.users.set(record.clone, password);
