@@ -54,6 +54,33 @@ const ROLE_FLAGS = [
   ['rolbypassrls', 'BYPASSRLS'],
 ] as const;
 
+/**
+ * Settings whose values are lists of quoted names (pg_dump's list): stored flattened, so a plain literal
+ * would turn them into a single element.
+ */
+const LIST_QUOTED_SETTINGS = new Set([
+  'search_path',
+  'temp_tablespaces',
+  'session_preload_libraries',
+  'local_preload_libraries',
+]);
+
+/** One `ALTER ROLE … SET` of a role. */
+interface RoleSetting {
+  /** `''` for every database. */
+  readonly database: string;
+  readonly name: string;
+  readonly value: string;
+}
+
+/** A setting's name as SQL: each dot-separated part quoted (custom settings are `prefix.name`). */
+function gucName(name: string): string {
+  return name
+    .split('.')
+    .map((part) => escapeIdentifier(part))
+    .join('.');
+}
+
 /** The attributes of a role, as `pg_roles` shows them. */
 export interface RoleAttributes {
   readonly rolsuper: boolean;
@@ -197,6 +224,7 @@ class PostgresSession implements DatabaseSession {
         `ALTER ROLE ${escapeIdentifier(users.clone)} WITH${changes}`,
       );
     }
+    await this.alignSettings(users);
     // The clone is a member of the base user and inherits everything the base user has, now and later:
     // grants stay in step by construction, whichever of the two is current.
     const member = await this.run(
@@ -217,6 +245,76 @@ class PostgresSession implements DatabaseSession {
 
   async close(): Promise<void> {
     await this.client.end().catch(() => {});
+  }
+
+  /**
+   * Gives the clone the base role's settings (`ALTER ROLE … [IN DATABASE …] SET`), which membership does
+   * not pass on either: a clone without the base role's `search_path` or `statement_timeout` would behave
+   * differently for the application. Settings the base role no longer has are reset.
+   */
+  private async alignSettings(users: UserPair): Promise<void> {
+    const [base, clone] = [await this.settingsOf(users.base), await this.settingsOf(users.clone)];
+    const role = escapeIdentifier(users.clone);
+    for (const [key, setting] of base) {
+      if (clone.get(key)?.value === setting.value) continue;
+      const scope = setting.database ? ` IN DATABASE ${escapeIdentifier(setting.database)}` : '';
+      const name = gucName(setting.name);
+      if (!LIST_QUOTED_SETTINGS.has(setting.name)) {
+        await this.run(
+          'copy a role setting to the alternate user',
+          `ALTER ROLE ${role}${scope} SET ${name} TO ${escapeLiteral(setting.value)}`,
+        );
+        continue;
+      }
+      // A list setting such as search_path is stored flattened (`"$user", app`); a literal would make it one
+      // element. The server parses it back: set it for this transaction only, then copy it FROM CURRENT.
+      await this.run('begin copying a role setting', 'BEGIN');
+      try {
+        await this.run('read a role setting back', 'SELECT pg_catalog.set_config($1, $2, true)', [
+          setting.name,
+          setting.value,
+        ]);
+        await this.run(
+          'copy a role setting to the alternate user',
+          `ALTER ROLE ${role}${scope} SET ${name} FROM CURRENT`,
+        );
+        await this.run('commit a role setting', 'COMMIT');
+      } catch (error) {
+        await this.client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    }
+    for (const [key, setting] of clone) {
+      if (base.has(key)) continue;
+      const scope = setting.database ? ` IN DATABASE ${escapeIdentifier(setting.database)}` : '';
+      await this.run(
+        'reset a role setting of the alternate user',
+        `ALTER ROLE ${role}${scope} RESET ${gucName(setting.name)}`,
+      );
+    }
+  }
+
+  /** A role's settings by database (`''`: every database) and name. */
+  private async settingsOf(role: string): Promise<Map<string, RoleSetting>> {
+    const result = await this.run(
+      'read the role settings',
+      `SELECT COALESCE(d.datname, '') AS database, s.setconfig AS config
+         FROM pg_catalog.pg_db_role_setting s
+         JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+         LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+        WHERE r.rolname = $1`,
+      [role],
+    );
+    const settings = new Map<string, RoleSetting>();
+    for (const row of result.rows as Array<{ database: string; config: string[] | null }>) {
+      for (const entry of row.config ?? []) {
+        const at = entry.indexOf('=');
+        if (at <= 0) continue;
+        const setting = { database: row.database, name: entry.slice(0, at), value: entry.slice(at + 1) };
+        settings.set(`${setting.database}\u0000${setting.name}`, setting);
+      }
+    }
+    return settings;
   }
 
   private async attributes(role: string): Promise<RoleAttributes | undefined> {

@@ -364,6 +364,41 @@ describe.each(engines)('%s: database rotation security', (name, start) => {
   }
 
   if (name === 'PostgreSQL') {
+    it('alternating users account options kept: the clone has the base role settings, search_path included', async () => {
+      // GIVEN a base role with settings for every database and for one
+      const admin = adminFor(db);
+      const base = unique('settings');
+      await admin.createAppUser(base, 'Settings-Pass-1');
+      const role = escapeIdentifier(base);
+      await asAdmin(db, `ALTER ROLE ${role} SET search_path = "$user", "My Schema", public`);
+      await asAdmin(db, `ALTER ROLE ${role} SET statement_timeout = '5s'`);
+      await asAdmin(
+        db,
+        `ALTER ROLE ${role} IN DATABASE ${escapeIdentifier(db.database)} SET work_mem = '8MB'`,
+      );
+      const setUp = setUpFor('alternating-users');
+      const masterArn = setUp.fake.createSecret('master', masterSecret(db));
+      const arn = setUp.fake.createSecret(
+        'app',
+        appSecret(db, base, 'Settings-Pass-1', { masterarn: masterArn }),
+      );
+      // WHEN
+      await rotate(setUp, arn);
+      // THEN
+      const clone = setUp.fake.valueOf<Credentials>(arn).username;
+      expect(await roleSettings(db, clone)).toEqual(await roleSettings(db, base));
+      expect(await roleSettings(db, clone)).toEqual([
+        `${db.database}: work_mem=8MB`,
+        'search_path="$user", "My Schema", public',
+        'statement_timeout=5s',
+      ]);
+      // AND a setting removed from the base role is removed from the clone at the next rotations
+      await asAdmin(db, `ALTER ROLE ${role} RESET statement_timeout`);
+      await rotate(setUp, arn);
+      await rotate(setUp, arn);
+      expect(await roleSettings(db, clone)).toEqual(await roleSettings(db, base));
+    });
+
     it('passwords on the wire: PostgreSQL verifiers match the ones the server computes, SASLprep included', async () => {
       const role = unique('prep');
       await asAdmin(db, `CREATE ROLE ${escapeIdentifier(role)} LOGIN`);
@@ -485,6 +520,18 @@ async function memberships(db: LocalDatabase, user: string): Promise<string[]> {
   }
   const rows = await asAdmin(db, "SHOW GRANTS FOR ?@'%'", [user]);
   return rows.map((row) => String(Object.values(row)[0])).sort();
+}
+
+/** A PostgreSQL role's settings as `database: name=value` (no database: every database), sorted. */
+async function roleSettings(db: LocalDatabase, role: string): Promise<string[]> {
+  const rows = await asAdmin(
+    db,
+    `SELECT d.datname AS database, unnest(s.setconfig) AS setting FROM pg_db_role_setting s
+       JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase
+      WHERE r.rolname = $1`,
+    [role],
+  );
+  return rows.map((row) => (row.database ? `${row.database}: ${row.setting}` : String(row.setting))).sort();
 }
 
 /** The account options of a user, without its password: what the clone must share with the base. */
