@@ -486,9 +486,11 @@ class MySqlSession implements DatabaseSession {
     const server = await this.server();
     // The account's plugin decides whether a hash can be sent; the user may not read mysql.user, but it
     // may always see its own SHOW CREATE USER (MariaDB 10.2+, where the answer matters).
+    // A read, not a password statement: when it is refused, the account can only use a plugin mysql2 logs in
+    // with, which on MariaDB means mysql_native_password (a hash another plugin rejected changes nothing).
     let plugin: string = MySqlPlugin.NATIVE;
     if (server.flavor === 'mariadb' && atLeast(server, 10, 2)) {
-      const rows = await this.rows('read the own account', 'SHOW CREATE USER CURRENT_USER()');
+      const rows = await this.rows('read the own account', 'SHOW CREATE USER CURRENT_USER()').catch(() => []);
       plugin = pluginOfCreateUser(String(Object.values(rows[0] ?? {})[0] ?? ''));
     }
     const { sql, form } = ownPasswordStatement(server, plugin, newPassword);
