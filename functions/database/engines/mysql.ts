@@ -486,8 +486,8 @@ class MySqlSession implements DatabaseSession {
     const server = await this.server();
     // The account's plugin decides whether a hash can be sent; the user may not read mysql.user, but it
     // may always see its own SHOW CREATE USER (MariaDB 10.2+, where the answer matters).
-    // A read, not a password statement: when it is refused, the account can only use a plugin mysql2 logs in
-    // with, which on MariaDB means mysql_native_password (a hash another plugin rejected changes nothing).
+    // A read, not a password statement. When it is refused, the answer is still known: this session logged in,
+    // and on MariaDB mysql2 logs in with a stored password only through mysql_native_password.
     let plugin: string = MySqlPlugin.NATIVE;
     if (server.flavor === 'mariadb' && atLeast(server, 10, 2)) {
       const rows = await this.rows('read the own account', 'SHOW CREATE USER CURRENT_USER()').catch(() => []);
