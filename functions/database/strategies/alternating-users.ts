@@ -78,7 +78,12 @@ export class AlternatingUsersStrategy implements RotationStrategy {
         );
       }
       await using(admin, async (session) => {
-        const record = await this.verifiedPair(context, session, pair, current);
+        const record = await this.verifiedPair(
+          context,
+          session,
+          pair,
+          withStrictestTransport(current, pending),
+        );
         if (!(await session.userExists(pending.username))) {
           if (pending.username !== record.clone) {
             throw new UnverifiedUserPairError(
