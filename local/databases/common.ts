@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 
@@ -95,8 +95,17 @@ export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promis
   clearTimeout(timer);
 }
 
-/** Creates a throwaway CA and a server certificate for 127.0.0.1/localhost with the openssl CLI. */
-export function makeCertificates(dir: string): {
+/** The names a test server's certificate lists by default. */
+export const DEFAULT_TLS_NAMES = ['IP:127.0.0.1', 'DNS:localhost'] as const;
+
+/**
+ * Creates a throwaway CA and a server certificate with the openssl CLI, for `names` (subjectAltName
+ * entries such as `IP:127.0.0.1` or `DNS:db.example`; by default 127.0.0.1 and localhost).
+ */
+export function makeCertificates(
+  dir: string,
+  names: readonly string[] = DEFAULT_TLS_NAMES,
+): {
   caPem: string;
   certFile: string;
   keyFile: string;
@@ -124,7 +133,10 @@ export function makeCertificates(dir: string): {
     'server.csr',
   ]);
   const ext = join(dir, 'server.ext');
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > '${ext}'`]);
+  for (const name of names) {
+    if (!/^(IP|DNS):[A-Za-z0-9.:*-]+$/.test(name)) throw new Error(`Not a subjectAltName entry: ${name}`);
+  }
+  writeFileSync(ext, `subjectAltName=${names.join(',')}\n`);
   run(
     [
       'x509',

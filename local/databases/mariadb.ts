@@ -10,6 +10,8 @@ import { freePort, type LocalDatabase, makeCertificates, stopProcess, trackChild
 export interface MariaDbOptions {
   /** Serve TLS with a throwaway CA (returned as `caPem`). @default false */
   readonly tls?: boolean;
+  /** subjectAltName entries of the server certificate. @default 127.0.0.1 and localhost */
+  readonly tlsNames?: readonly string[];
 }
 
 const SERVER_CANDIDATES = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/mariadbd'];
@@ -53,7 +55,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<LocalD
   const tlsArgs: string[] = [];
   let caPem: string | undefined;
   if (options.tls) {
-    const certs = makeCertificates(root);
+    const certs = makeCertificates(root, options.tlsNames);
     caPem = certs.caPem;
     tlsArgs.push(`--ssl-ca=${certs.caFile}`, `--ssl-cert=${certs.certFile}`, `--ssl-key=${certs.keyFile}`);
   }

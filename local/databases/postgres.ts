@@ -18,6 +18,8 @@ import {
 export interface PostgresOptions {
   /** Serve TLS with a throwaway CA (returned as `caPem`). @default false */
   readonly tls?: boolean;
+  /** subjectAltName entries of the server certificate. @default 127.0.0.1 and localhost */
+  readonly tlsNames?: readonly string[];
 }
 
 /**
@@ -42,7 +44,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Loca
   const flags: string[] = [];
   let caPem: string | undefined;
   if (options.tls) {
-    const certs = makeCertificates(root);
+    const certs = makeCertificates(root, options.tlsNames);
     caPem = certs.caPem;
     flags.push(
       '-c',

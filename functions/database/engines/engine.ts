@@ -40,6 +40,28 @@ export interface UserPair {
 }
 
 /**
+ * The fact that `clone` alternates with `base` for one secret. The master session writes it at the
+ * database when this function creates the clone (PostgreSQL: a comment on the clone role; MySQL and MariaDB:
+ * a row of `secret_rotation.user_pairs`), where whoever can write the secret's value cannot forge it, and
+ * every rotation checks it before it changes a password.
+ */
+export interface PairRecord {
+  /** The full ARN of the secret whose rotation created the clone. */
+  readonly secretArn: string;
+  readonly base: string;
+  readonly clone: string;
+}
+
+/** How a new password reached the server: as a hash or verifier, or as plaintext the server hashed. */
+export const PasswordForm = {
+  /** A SCRAM verifier or an authentication plugin's hash: the plaintext never left the function. */
+  HASH: 'hash',
+  /** The plaintext, over the (verified TLS) connection, because the account's plugin takes no hash. */
+  PLAINTEXT: 'plaintext',
+} as const;
+export type PasswordForm = (typeof PasswordForm)[keyof typeof PasswordForm];
+
+/**
  * One SQL dialect, as intents. The only code that builds SQL: identifiers are quoted by the driver's
  * escaping functions, passwords are bound, driver-escaped or sent as a server-side verifier.
  */
@@ -62,15 +84,24 @@ export interface DatabaseEngine {
 export interface DatabaseSession {
   /** Runs a real query and checks the session is the expected user. */
   check(): Promise<void>;
-  /** The session's own user changes its password. */
-  changeOwnPassword(newPassword: string): Promise<void>;
+  /** The session's own user changes its password; says whether a hash or the plaintext was sent. */
+  changeOwnPassword(newPassword: string): Promise<PasswordForm>;
   /** Whether a user of that name exists. */
   userExists(username: string): Promise<boolean>;
-  /** Sets another user's password (needs a privileged session). */
-  setPassword(username: string, password: string): Promise<void>;
-  /** Creates `target` with the login of `source` and a password; a no-op when it exists. */
-  createUserLike(source: string, target: string, password: string): Promise<void>;
-  /** Brings the pending user's privileges and role memberships in step with the current one's. */
+  /** Sets another user's password (needs a privileged session); says whether a hash or the plaintext was sent. */
+  setPassword(username: string, password: string): Promise<PasswordForm>;
+  /** The pair record kept at the database for the user `clone`, or `undefined` when there is none. */
+  pairRecord(clone: string): Promise<PairRecord | undefined>;
+  /**
+   * Records the pair, then creates `record.clone` with the login and every account option of `record.base`
+   * (MySQL: TLS requirements, resource limits, password and lock options; PostgreSQL: role attributes) and
+   * the password. Creates only what is missing, so a re-run after a crash converges.
+   */
+  createAlternate(record: PairRecord, password: string): Promise<void>;
+  /**
+   * Brings the pending user's account options, privileges and role memberships in step with the other
+   * user's (MySQL: those of the current user; PostgreSQL: the clone inherits the base role).
+   */
   alignPrivileges(users: UserPair): Promise<void>;
   close(): Promise<void>;
 }

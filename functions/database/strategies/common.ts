@@ -1,6 +1,11 @@
 import type { RotationContext, SecretVersion } from '../../rotation';
 import type { ConnectionTarget, DatabaseEngine, DatabaseSession } from '../engines/engine';
-import { CredentialMismatchError, DatabaseAuthenticationError, DatabaseUnavailableError } from '../errors';
+import {
+  CredentialMismatchError,
+  DatabaseAuthenticationError,
+  DatabaseStatementError,
+  DatabaseUnavailableError,
+} from '../errors';
 import { withRetry } from '../retry';
 import { type DatabaseSecret, type EngineFamily, parseDatabaseSecret } from '../secret';
 
@@ -27,6 +32,16 @@ export function targetOf(secret: DatabaseSecret): ConnectionTarget {
     ssl: secret.ssl,
     ...(secret.dbname ? { database: secret.dbname } : {}),
   };
+}
+
+/**
+ * `secret` with the strictest transport of all the versions involved: TLS with verification as soon as
+ * any one of them asks for it. Falling back to another version's credentials (AWSPREVIOUS after a refused
+ * AWSCURRENT) must never send a password over a weaker connection than the pending version would use.
+ */
+export function withStrictestTransport(secret: DatabaseSecret, ...others: Array<DatabaseSecret | undefined>) {
+  const ssl = secret.ssl || others.some((other) => other?.ssl === true);
+  return ssl === secret.ssl ? secret : { ...secret, ssl };
 }
 
 /** Parses a version as a database secret; the stage names it in errors. */
@@ -65,6 +80,30 @@ export async function loginAfterChange(
 ): Promise<DatabaseSession> {
   const engine = deps.engineFor(secret.family);
   return withRetry(() => engine.connect(targetOf(secret)), retryOptions(deps, context, label, true));
+}
+
+/**
+ * Runs `work`, again from the start (a new session and fresh reads) when a statement lost a race with another
+ * invocation changing the same account, a bounded number of times: a duplicate setSecret converges.
+ */
+export async function withConcurrencyRetry<T>(
+  deps: DatabaseStrategyDependencies,
+  context: RotationContext,
+  work: () => Promise<T>,
+): Promise<T> {
+  return withRetry(work, {
+    attempts: deps.connectAttempts,
+    baseDelayMs: deps.baseDelayMs ?? 250,
+    maxDelayMs: deps.maxDelayMs ?? 4000,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    retryable: (error: unknown) => error instanceof DatabaseStatementError && error.transient,
+    onRetry: (error: unknown, attempt: number, delayMs: number) =>
+      context.logger.warn('A concurrent change of the same account; running the change again', {
+        attempt,
+        delayMs,
+        code: error instanceof DatabaseStatementError ? error.code : undefined,
+      }),
+  });
 }
 
 function retryOptions(

@@ -1,6 +1,6 @@
 import { type RotationContext, type RotationStrategy, type SecretVersion, Stage } from '../../rotation';
-import { DatabaseAuthenticationError } from '../errors';
-import { withCredentials } from '../secret';
+import { DatabaseAuthenticationError, DatabaseStatementError } from '../errors';
+import { type DatabaseSecret, withCredentials } from '../secret';
 import {
   type DatabaseStrategyDependencies,
   loginAfterChange,
@@ -8,6 +8,7 @@ import {
   requireSameTarget,
   tryLogin,
   using,
+  withStrictestTransport,
 } from './common';
 
 /**
@@ -35,7 +36,12 @@ export class SingleUserStrategy implements RotationStrategy {
     if (previous)
       requireSameTarget(context, pending, previous, Stage.PREVIOUS, ['username', 'host', 'port', 'family']);
 
-    const already = await tryLogin(this.deps, context, pending, Stage.PENDING);
+    // Every login uses the strictest transport of the versions involved: a fallback to AWSPREVIOUS never
+    // sends the new password over a connection weaker than AWSPENDING's or AWSCURRENT's.
+    const strict = (secret: DatabaseSecret) => withStrictestTransport(secret, pending, current, previous);
+    const pendingTarget = strict(pending);
+
+    const already = await tryLogin(this.deps, context, pendingTarget, Stage.PENDING);
     if (already) {
       await using(already, (session) => session.check());
       context.logger.info('The pending password already works; setSecret has nothing to do');
@@ -46,14 +52,38 @@ export class SingleUserStrategy implements RotationStrategy {
       [Stage.PREVIOUS, previous],
     ] as const) {
       if (!credentials) continue;
-      const session = await tryLogin(this.deps, context, credentials, label);
+      const session = await tryLogin(this.deps, context, strict(credentials), label);
       if (!session) {
         context.logger.info('Login refused', { credentials: label });
         continue;
       }
-      await using(session, (s) => s.changeOwnPassword(pending.password));
-      context.logger.info('Changed the password', { loggedInWith: label });
-      await using(await loginAfterChange(this.deps, context, pending, Stage.PENDING), (s) => s.check());
+      const form = await using(session, (s) => s.changeOwnPassword(pending.password)).catch(
+        (error: unknown) => {
+          // Another invocation changing the same password at the same moment (PostgreSQL: `tuple concurrently
+          // updated`): the login below tells whether the pending password is in place.
+          if (error instanceof DatabaseStatementError && error.transient) {
+            context.logger.warn('A concurrent change of the same password', { code: error.code });
+            return undefined;
+          }
+          throw error;
+        },
+      );
+      if (form) context.logger.info('Changed the password', { loggedInWith: label, passwordSentAs: form });
+      await using(await loginAfterChange(this.deps, context, pendingTarget, Stage.PENDING), (s) => s.check());
+      return;
+    }
+    // Every login failed. A duplicate invocation (a manual invoke racing the service's retry) may have
+    // changed the password between our first attempt and the others: look again, within the usual bound,
+    // at what the pending credentials can do before reporting a failure.
+    const late = await loginAfterChange(this.deps, context, pendingTarget, Stage.PENDING).catch(
+      (error: unknown) => {
+        if (error instanceof DatabaseAuthenticationError) return undefined;
+        throw error;
+      },
+    );
+    if (late) {
+      await using(late, (session) => session.check());
+      context.logger.info('The pending password works now: another invocation changed it');
       return;
     }
     throw new DatabaseAuthenticationError(pending.username, pending.host, {
@@ -65,6 +95,8 @@ export class SingleUserStrategy implements RotationStrategy {
 
   async test(context: RotationContext, pendingVersion: SecretVersion): Promise<void> {
     const pending = parse(context, pendingVersion, Stage.PENDING);
+    // Only the pending version's own `ssl`: testSecret also runs for RotateImmediately=false, and reads
+    // nothing else.
     await using(await loginAfterChange(this.deps, context, pending, Stage.PENDING), (s) => s.check());
   }
 }

@@ -144,9 +144,11 @@ export function rotationSetUp(
   db: LocalDatabase,
   strategy: 'single-user' | 'alternating-users',
   afterChange?: (intent: string) => void,
+  /** Another function instance's Secrets Manager, to race two instances against the same secret. */
+  shared?: FakeSecretsManager,
 ) {
-  const fake = new FakeSecretsManager();
-  fake.passwordAlphabet = HOSTILE_ALPHABET;
+  const fake = shared ?? new FakeSecretsManager();
+  if (!shared) fake.passwordAlphabet = HOSTILE_ALPHABET;
   const dir = mkdtempSync(join(tmpdir(), 'rotation-ca-'));
   const caPath = join(dir, 'ca.pem');
   writeFileSync(caPath, db.caPem ?? '');

@@ -1,8 +1,10 @@
-import type {
-  ConnectionTarget,
-  DatabaseEngine,
-  DatabaseSession,
-  UserPair,
+import {
+  type ConnectionTarget,
+  type DatabaseEngine,
+  type DatabaseSession,
+  type PairRecord,
+  PasswordForm,
+  type UserPair,
 } from '../../../functions/database/engines/engine';
 import { DatabaseAuthenticationError, DatabaseUnavailableError } from '../../../functions/database/errors';
 
@@ -12,10 +14,18 @@ export class FakeEngine implements DatabaseEngine {
   readonly maxUsernameLength = 16;
   readonly users = new Map<string, string>();
   readonly members = new Map<string, string>();
+  /** Pair records, by clone, as the master session writes them. */
+  readonly pairs = new Map<string, PairRecord>();
   readonly intents: string[] = [];
+  /** Every connection attempt: as whom, and whether over verified TLS. */
+  readonly attempts: Array<{ username: string; ssl: boolean }> = [];
   /** Connection attempts that fail with ECONNREFUSED before the server "comes up". */
   refuseNext = 0;
   connects = 0;
+  /** Called at each connection attempt, before the credentials are checked (to interleave a racer). */
+  onConnect?: (target: ConnectionTarget) => void;
+  /** Called before each change with its intent; may throw, as a statement that loses a race would. */
+  beforeChange?: (intent: string) => void;
 
   fits(name: string): boolean {
     return name.length <= this.maxUsernameLength;
@@ -27,6 +37,8 @@ export class FakeEngine implements DatabaseEngine {
 
   async connect(target: ConnectionTarget): Promise<DatabaseSession> {
     this.connects++;
+    this.attempts.push({ username: target.username, ssl: target.ssl });
+    this.onConnect?.(target);
     if (this.refuseNext > 0) {
       this.refuseNext--;
       throw new DatabaseUnavailableError(target.host, 'ECONNREFUSED', true);
@@ -39,19 +51,28 @@ export class FakeEngine implements DatabaseEngine {
     return {
       async check() {},
       async changeOwnPassword(password) {
+        engine.beforeChange?.('change own password');
         engine.intents.push(`${as} changes own password`);
         engine.users.set(as, password);
+        return PasswordForm.HASH;
       },
       async userExists(username) {
         return engine.users.has(username);
       },
       async setPassword(username, password) {
+        engine.beforeChange?.('set password');
         engine.intents.push(`${as} sets password of ${username}`);
         engine.users.set(username, password);
+        return PasswordForm.HASH;
       },
-      async createUserLike(source, target, password) {
-        engine.intents.push(`${as} creates ${target} like ${source}`);
-        engine.users.set(target, password);
+      async pairRecord(clone) {
+        return engine.pairs.get(clone);
+      },
+      async createAlternate(record: PairRecord, password: string) {
+        engine.beforeChange?.('create alternate');
+        engine.intents.push(`${as} creates ${record.clone} like ${record.base}`);
+        engine.pairs.set(record.clone, record);
+        engine.users.set(record.clone, password);
       },
       async alignPrivileges(users: UserPair) {
         engine.intents.push(`${as} aligns ${users.clone} with ${users.base}`);
