@@ -39,6 +39,24 @@ export interface UserPair {
   readonly pending: string;
 }
 
+/** One session of a user that the server reports: where it comes from, never what it runs. */
+export interface LiveSession {
+  /** Client address (PostgreSQL `client_addr`, MySQL `host:port`) when the server shows it to us. */
+  readonly clientAddress?: string;
+  /** The name the client announced (PostgreSQL `application_name`, MySQL connection attribute `program_name`). */
+  readonly applicationName?: string;
+}
+
+/** The live sessions of one user, as far as the session that asked can see them. */
+export interface LiveSessions {
+  readonly sessions: readonly LiveSession[];
+  /**
+   * Whether the server shows every session of the user to us. MySQL and MariaDB show other users' threads
+   * only with the PROCESS privilege; without it the count is a lower bound.
+   */
+  readonly complete: boolean;
+}
+
 /**
  * One SQL dialect, as intents. The only code that builds SQL: identifiers are quoted by the driver's
  * escaping functions, passwords are bound, driver-escaped or sent as a server-side verifier.
@@ -70,6 +88,11 @@ export interface DatabaseSession {
   setPassword(username: string, password: string): Promise<void>;
   /** Creates `target` with the login of `source` and a password; a no-op when it exists. */
   createUserLike(source: string, target: string, password: string): Promise<void>;
+  /**
+   * The sessions of `username` open at the server now, other than this one (needs a privileged session:
+   * PostgreSQL `pg_stat_activity`, MySQL/MariaDB `information_schema.PROCESSLIST`). Reads only.
+   */
+  liveSessions(username: string): Promise<LiveSessions>;
   /** Brings the pending user's privileges and role memberships in step with the current one's. */
   alignPrivileges(users: UserPair): Promise<void>;
   close(): Promise<void>;

@@ -16,6 +16,11 @@ import {
   tryLogin,
   using,
 } from './common';
+import {
+  checkPreviousUser,
+  type PreviousUserCheckOptions,
+  PreviousUserSessionsPolicy,
+} from './previous-user';
 
 const SUFFIX = '_clone';
 
@@ -28,7 +33,11 @@ export class AlternatingUsersStrategy implements RotationStrategy {
   readonly kind = 'database';
   readonly name = 'alternating-users';
 
-  constructor(private readonly deps: DatabaseStrategyDependencies) {}
+  constructor(
+    private readonly deps: DatabaseStrategyDependencies,
+    /** Counting (and optionally refusing on) live sessions of the user whose password changes. */
+    private readonly previousUser: PreviousUserCheckOptions = { policy: PreviousUserSessionsPolicy.REPORT },
+  ) {}
 
   async createPending(context: RotationContext, currentVersion: SecretVersion): Promise<string> {
     const current = parse(context, currentVersion, Stage.CURRENT);
@@ -73,6 +82,13 @@ export class AlternatingUsersStrategy implements RotationStrategy {
         await session.createUserLike(current.username, pending.username, pending.password);
         context.logger.info('Created the alternate user');
       } else {
+        await checkPreviousUser(
+          context,
+          session,
+          pending.username,
+          await versionOfUser(context, pending.username),
+          this.previousUser,
+        );
         // Setting the same password again is harmless; probing first would fail anyway while the user
         // still lacks its privileges (after a crash between CREATE USER and the grants).
         await session.setPassword(pending.username, pending.password);
@@ -99,6 +115,12 @@ function requireMaster(context: RotationContext, secret: DatabaseSecret): string
     );
   }
   return secret.masterarn;
+}
+
+/** The AWSPREVIOUS version id when that version holds `username` (the user about to change). */
+async function versionOfUser(context: RotationContext, username: string): Promise<string | undefined> {
+  const previous = await context.secrets.previous();
+  return previous && tolerantParse(context, previous)?.username === username ? previous.versionId : undefined;
 }
 
 function tolerantParse(context: RotationContext, version: SecretVersion): DatabaseSecret | undefined {

@@ -2,6 +2,7 @@ import type {
   ConnectionTarget,
   DatabaseEngine,
   DatabaseSession,
+  LiveSession,
   UserPair,
 } from '../../../functions/database/engines/engine';
 import { DatabaseAuthenticationError, DatabaseUnavailableError } from '../../../functions/database/errors';
@@ -13,6 +14,8 @@ export class FakeEngine implements DatabaseEngine {
   readonly users = new Map<string, string>();
   readonly members = new Map<string, string>();
   readonly intents: string[] = [];
+  /** Sessions the server reports open, by user. */
+  readonly sessions = new Map<string, LiveSession[]>();
   /** Connection attempts that fail with ECONNREFUSED before the server "comes up". */
   refuseNext = 0;
   connects = 0;
@@ -52,6 +55,9 @@ export class FakeEngine implements DatabaseEngine {
       async createUserLike(source, target, password) {
         engine.intents.push(`${as} creates ${target} like ${source}`);
         engine.users.set(target, password);
+      },
+      async liveSessions(username) {
+        return { sessions: engine.sessions.get(username) ?? [], complete: true };
       },
       async alignPrivileges(users: UserPair) {
         engine.intents.push(`${as} aligns ${users.clone} with ${users.base}`);
