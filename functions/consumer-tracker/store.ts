@@ -81,8 +81,14 @@ export interface ReportOutcome {
   readonly stale: boolean;
 }
 
+/** Counts live consumers on a version: what rotation functions ask the tracker (`ConsumerStore` implements it). */
+export interface ConsumerCounter {
+  /** Live consumers of `secretArn` reporting `versionId`, or `undefined` when the tracker cannot tell. */
+  liveConsumersOn(secretArn: string, versionId: string): Promise<number | undefined>;
+}
+
 /** Reads and writes the tracker's table. The CLI and the rotation functions read through it too. */
-export class ConsumerStore {
+export class ConsumerStore implements ConsumerCounter {
   constructor(
     private readonly client: DynamoDBClient,
     readonly tableName: string,

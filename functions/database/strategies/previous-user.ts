@@ -1,3 +1,4 @@
+import type { ConsumerCounter } from '../../consumer-tracker/store';
 import { type RotationContext, RotationError } from '../../rotation';
 import type { DatabaseSession, LiveSessions } from '../engines/engine';
 
@@ -24,10 +25,7 @@ export const PREVIOUS_VERSION_CONSUMERS_METRIC = 'PreviousVersionLiveConsumers';
 const MAX_LISTED_CLIENTS = 20;
 
 /** Reads how many live consumers report a version (the consumer tracker's table). */
-export interface ConsumerCounter {
-  /** Live consumers reporting `versionId` of `secretArn`, or `undefined` when the tracker cannot tell. */
-  liveConsumersOn(secretArn: string, versionId: string): Promise<number | undefined>;
-}
+export type { ConsumerCounter };
 
 /** Receives the counts as metrics; the database handler publishes them as EMF. */
 export type CountRecorder = (metric: string, count: number) => void;

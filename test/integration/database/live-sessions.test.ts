@@ -5,12 +5,14 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { mockClient } from 'aws-sdk-client-mock';
 import { createConnection } from 'mysql2/promise';
 import { Client } from 'pg';
+import type { ConsumerCounter } from '../../../functions/consumer-tracker/store';
 import { createDatabaseHandler } from '../../../functions/database/create-handler';
 import { MySqlEngine } from '../../../functions/database/engines/mysql';
 import { PostgresEngine } from '../../../functions/database/engines/postgres';
 import {
   PREVIOUS_USER_CHECKED_ACTION,
   PREVIOUS_USER_SESSIONS_METRIC,
+  PREVIOUS_VERSION_CONSUMERS_METRIC,
   PreviousUserInUseError,
 } from '../../../functions/database/strategies/previous-user';
 import type { LocalDatabase } from '../../../local/databases/common';
@@ -99,7 +101,7 @@ describe.each(engines)('live sessions of the previous user on %s', (_name, start
   }
 
   /** An alternating-users secret rotated once: AWSCURRENT holds the clone, AWSPREVIOUS the original user. */
-  async function rotatedOnce(policy?: 'report' | 'refuse') {
+  async function rotatedOnce(policy?: 'report' | 'refuse', consumers?: ConsumerCounter) {
     const admin = adminFor(db);
     const username = `live_user${++counter}`;
     await admin.createAppUser(username, 'initial-Passw0rd');
@@ -124,6 +126,7 @@ describe.each(engines)('live sessions of the previous user on %s', (_name, start
       },
       sleep: async () => {},
       recordCount: (metric, count) => counts.push([metric, count]),
+      ...(consumers ? { consumers } : {}),
       engineFor: (family, settings) =>
         family === 'postgres' ? new PostgresEngine(settings) : new MySqlEngine(settings),
     });
@@ -204,6 +207,30 @@ describe.each(engines)('live sessions of the previous user on %s', (_name, start
       expect(everything).not.toContain(setUp.fake.valueOf<Credentials>(setUp.arn, stage).password);
     }
     expect(everything).not.toContain(previous.password);
+    setUp.cleanup();
+  });
+
+  it('reports, before changing the password, how many live consumers the tracker still sees on the previous version', async () => {
+    // GIVEN a tracker that sees two consumers on AWSPREVIOUS
+    const asked: string[] = [];
+    const setUp = await rotatedOnce('report', {
+      liveConsumersOn: async (_arn, versionId) => {
+        asked.push(versionId);
+        return 2;
+      },
+    });
+    const previousVersionId = setUp.fake.versionOf(setUp.arn, 'AWSPREVIOUS');
+    // WHEN
+    await setUp.rotate();
+    // THEN
+    expect(asked).toEqual([previousVersionId]);
+    expect(setUp.checked()).toEqual([
+      expect.objectContaining({ previousVersionId, liveConsumers: 2, liveSessions: 0 }),
+    ]);
+    expect(setUp.counts).toEqual([
+      [PREVIOUS_USER_SESSIONS_METRIC, 0],
+      [PREVIOUS_VERSION_CONSUMERS_METRIC, 2],
+    ]);
     setUp.cleanup();
   });
 
