@@ -2,13 +2,14 @@ import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConsumerTracker, RotationEvents } from '../../infra/constructs';
 
-function fixture() {
+function fixture(options: { nag?: boolean } = {}) {
   const app = new App();
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new Stack(app, 'Tracker', { env: { account: '123456789012', region: 'eu-west-1' } });
   const events = new RotationEvents(stack, 'Events', { eventBusName: 'rotations' });
   const topic = new sns.Topic(stack, 'Alarms', { enforceSSL: true });
@@ -100,6 +101,35 @@ describe('ConsumerTracker', () => {
 
   it("passes cdk-nag's AwsSolutions pack", () => {
     expect(() => app.synth()).not.toThrow();
+  });
+
+  it('lets a rotation function count the consumers on the previous version: read access to the table and CONSUMER_TRACKER_TABLE', () => {
+    // GIVEN
+    const { stack: other, events: bus } = fixture({ nag: false });
+    const t = new ConsumerTracker(other, 'T', { eventBus: bus.eventBus });
+    const rotation = new lambda.Function(other, 'Rotation', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {}'),
+    });
+    // WHEN
+    t.informRotation(rotation);
+    // THEN
+    const template = Template.fromStack(other);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: { Variables: { CONSUMER_TRACKER_TABLE: { Ref: Match.stringLikeRegexp('TTable') } } },
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p).includes('RotationServiceRole'))
+      .flatMap(
+        (p) =>
+          (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[] }> } } }).Properties
+            .PolicyDocument.Statement,
+      );
+    const actions = statements.flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem']));
+    expect(actions.some((a) => /Put|Update|Delete|Write/.test(a))).toBe(false);
   });
 
   it('refuses a lag bound under a minute, naming the prop', () => {
