@@ -6,6 +6,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from './rotation-alarms';
@@ -181,12 +182,15 @@ export class ConsumerTracker extends Construct {
   }
 
   /**
-   * Lets a rotation function count the consumers still on the previous version (`CONSUMER_TRACKER_TABLE`):
-   * read access and the variable.
+   * Lets a rotation function (`rotation.rotationFunction` of the rotation constructs) count the consumers still
+   * on the previous version: read access to the table and `CONSUMER_TRACKER_TABLE` in its environment.
    */
-  informRotation(
-    rotationFunction: { addEnvironment(key: string, value: string): unknown } & iam.IGrantable,
-  ): void {
+  informRotation(rotationFunction: lambda.IFunction): void {
+    if (!(rotationFunction instanceof lambda.Function)) {
+      throw new Error(
+        `ConsumerTracker.informRotation needs a function of this app (to set CONSUMER_TRACKER_TABLE), got an imported one: ${rotationFunction.node.path}`,
+      );
+    }
     this.grantReadConsumers(rotationFunction);
     rotationFunction.addEnvironment('CONSUMER_TRACKER_TABLE', this.table.tableName);
   }
