@@ -209,4 +209,59 @@ describe('consumer tracking in the local mode', () => {
     expect(late.stale).toBe(true);
     expect((await tracker.store.secret(arn, now())).consumers[0]?.versionId).toBe('v-newer');
   });
+
+  it('stores nothing for a malformed report, and keeps the latest rotation when a replayed or older Secret Rotated event arrives', async () => {
+    // GIVEN
+    const { tracker, arn, now, rotate, advance } = await setUp();
+    const first = await rotate('{"apiKey":"k-a"}');
+    advance(1000);
+    const second = await rotate('{"apiKey":"k-b"}');
+    await tracker.pump();
+    const send = (detailType: string, source: string, detail: Record<string, unknown>) =>
+      tracker.eventBridge.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: tracker.busName,
+              Source: source,
+              DetailType: detailType,
+              Detail: JSON.stringify(detail),
+            },
+          ],
+        }),
+      );
+    // WHEN a report without a version, one with a time that is not a number, a replay and an older rotation arrive
+    await send('Secret Version In Use', 'secret-rotation.consumers', {
+      secretArn: arn,
+      service: 's',
+      instance: 'i',
+    });
+    await send('Secret Version In Use', 'secret-rotation.consumers', {
+      secretArn: arn,
+      versionId: 'v',
+      service: 's',
+      instance: 'i',
+      reason: 'start',
+      usedSince: 'yesterday',
+      reportedAt: now(),
+      heartbeatSeconds: 60,
+    });
+    await send('Secret Rotated', 'secret-rotation', {
+      secretArn: arn,
+      versionId: second,
+      finishedAt: now() + 5000,
+      replay: true,
+    });
+    await send('Secret Rotated', 'secret-rotation', {
+      secretArn: arn,
+      versionId: first,
+      finishedAt: now() - 500,
+    });
+    const outcomes = await tracker.pump();
+    // THEN
+    expect(outcomes.map((o) => o.kind)).toEqual(['ignored', 'ignored', 'ignored', 'rotation']);
+    const state = await tracker.store.secret(arn, now());
+    expect(state.consumers).toEqual([]);
+    expect(state.rotation).toMatchObject({ versionId: second, rotatedAt: now(), evaluated: false });
+  });
 });
