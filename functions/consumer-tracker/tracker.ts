@@ -48,6 +48,8 @@ export function loadTrackerConfig(env: Environment = process.env): TrackerConfig
 export interface TrackerMetrics {
   addMetric(name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void;
   publishStoredMetrics(): void;
+  /** When present, nothing is published without metrics (Powertools warns on an empty flush). */
+  hasStoredMetrics?(): boolean;
 }
 
 /** What the tracker is built from. */
@@ -104,7 +106,7 @@ export function createConsumerTrackerHandler(
     try {
       return await handle(event);
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics?.() ?? true) metrics.publishStoredMetrics();
     }
   };
 
