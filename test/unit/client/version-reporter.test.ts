@@ -103,6 +103,35 @@ describe('VersionReporter', () => {
     ).toEqual(['start', 'stop']);
   });
 
+  it('sends heartbeats on its own once started, at a random point of the first interval and then every interval, until stopped', async () => {
+    // GIVEN
+    jest.useFakeTimers({ doNotFake: ['queueMicrotask', 'nextTick', 'setImmediate'] });
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    try {
+      const { mock, reporter, details } = setUp();
+      reporter.observe(ARN, 'v1');
+      await reporter.flush();
+      mock.resetHistory();
+      // WHEN
+      reporter.start();
+      await jest.advanceTimersByTimeAsync(150_000);
+      await reporter.flush();
+      const first = details().map((e) => e.Detail.reason);
+      await jest.advanceTimersByTimeAsync(300_000);
+      await reporter.flush();
+      const second = details().map((e) => e.Detail.reason);
+      await reporter.stop();
+      await jest.advanceTimersByTimeAsync(900_000);
+      // THEN
+      expect(first).toEqual(['heartbeat']);
+      expect(second).toEqual(['heartbeat', 'heartbeat']);
+      expect(details().map((e) => e.Detail.reason)).toEqual(['heartbeat', 'heartbeat', 'stop']);
+    } finally {
+      random.mockRestore();
+      jest.useRealTimers();
+    }
+  });
+
   it('refuses a heartbeat shorter than a minute, naming the option', () => {
     // GIVEN
     const eventBridge = new EventBridgeClient({ region: 'us-east-1' });
