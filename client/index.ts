@@ -14,3 +14,12 @@ export {
   type SecretCacheOptions,
 } from './secret-cache.js';
 export type { CachedSecret, SecretChangeListener, SecretValueSource } from './types.js';
+export {
+  CONSUMER_REPORT_DETAIL_TYPE,
+  CONSUMER_REPORT_SOURCE,
+  type ConsumerReportDetail,
+  ReportReason,
+  VersionReporter,
+  VersionReporterConfigurationError,
+  type VersionReporterOptions,
+} from './version-reporter.js';

@@ -12,6 +12,11 @@ export interface SecretCacheOptions {
   readonly refreshIntervalMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
+  /**
+   * Called with the secret's ARN and version id after each fetch of AWSCURRENT, e.g.
+   * `(arn, versionId) => reporter.observe(arn, versionId)` with a `VersionReporter`. @default - none
+   */
+  readonly onVersion?: (secretArn: string, versionId: string) => void;
 }
 
 interface Entry {
@@ -39,6 +44,7 @@ export class SecretCache implements SecretValueSource {
   readonly #client: SecretsManagerClient;
   readonly #refreshIntervalMs: number;
   readonly #now: () => number;
+  readonly #onVersion: ((secretArn: string, versionId: string) => void) | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Promise<CachedSecret>>();
   readonly #seenVersions = new Map<string, Set<string>>();
@@ -50,6 +56,7 @@ export class SecretCache implements SecretValueSource {
     this.#client = options.client;
     this.#refreshIntervalMs = options.refreshIntervalMs ?? 900_000;
     this.#now = options.now ?? Date.now;
+    this.#onVersion = options.onVersion;
   }
 
   async current(secretId: string): Promise<CachedSecret> {
@@ -144,6 +151,7 @@ export class SecretCache implements SecretValueSource {
     seen.add(out.VersionId);
     this.#seenVersions.set(arn, seen);
     this.#entries.set(secretId, { secret, fetchedAt: this.#now(), arn, name: out.Name ?? secretId });
+    this.#onVersion?.(arn, out.VersionId);
     return secret;
   }
 }

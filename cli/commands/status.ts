@@ -14,6 +14,7 @@ import {
   type RotationRules,
   type SecretState,
 } from '../secrets';
+import { type ConsumerCountsJson, consumerCountsText, readConsumerCounts, trackerTable } from './consumers';
 
 export const statusSpec: CommandSpec = {
   name: 'status',
@@ -50,6 +51,12 @@ export const statusSpec: CommandSpec = {
       default: '1h',
     },
     check: { type: 'boolean', description: 'Exit 1 when a secret is overdue or has a stuck AWSPENDING' },
+    table: {
+      type: 'string',
+      value: '<name>',
+      description:
+        "The consumer tracker's table (else SECRET_ROTATION_TRACKER_TABLE): adds consumers on AWSCURRENT and older versions",
+    },
   },
   examples: [
     'secret-rotation status',
@@ -91,6 +98,8 @@ export interface StatusSecretJson {
   readonly overdue: boolean;
   readonly overdueReason: string | null;
   readonly pending: PendingJson | null;
+  /** Live consumers from the consumer tracker, with a tracker table only. */
+  readonly consumers?: ConsumerCountsJson | null;
 }
 
 /** What `status --json` prints. */
@@ -267,6 +276,16 @@ export async function runStatus(args: Args, context: CommandContext): Promise<Ex
     });
   }
 
+  const table = trackerTable(args, context);
+  if (table) {
+    const counts = await readConsumerCounts(context, table, states, (secret, error) =>
+      errors.push({ secret, message: error.message }),
+    );
+    rows.forEach((row, i) => {
+      rows[i] = { ...row, consumers: counts.get(row.arn) ?? null };
+    });
+  }
+
   const report: StatusJson = {
     generatedAt: now.toISOString(),
     overdueMarginSeconds: Math.round(marginMs / 1000),
@@ -349,6 +368,16 @@ export function renderStatus(
       },
       style: (cell, r) => (r.pending?.stuck ? p.bad(cell) : r.pending ? p.warn(cell) : cell),
     },
+    ...(report.secrets.some((r) => r.consumers !== undefined)
+      ? [
+          {
+            header: 'consumers',
+            value: (r: StatusSecretJson) => consumerCountsText(r.consumers),
+            style: (cell: string, r: StatusSecretJson) =>
+              (r.consumers?.onOlder ?? 0) > 0 ? p.warn(cell) : cell,
+          },
+        ]
+      : []),
   ]);
   const overdue = report.secrets.filter((r) => r.overdue);
   const stuck = report.secrets.filter((r) => r.pending?.stuck);

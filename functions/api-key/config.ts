@@ -26,6 +26,10 @@ export interface ApiKeyConfig extends RotationConfig {
   readonly apiGatewayCheckUrl?: string;
   /** HTTP provider: how to talk to the key service. */
   readonly http?: HttpProviderConfig;
+  /** The consumer tracker's table: who still uses a superseded key. */
+  readonly consumerTrackerTable?: string;
+  /** With the tracker: revoke once no live consumer uses the key, this long after it was superseded. */
+  readonly minGracePeriodSeconds?: number;
 }
 
 /**
@@ -36,6 +40,9 @@ export interface ApiKeyConfig extends RotationConfig {
  * - `API_KEY_LENGTH` (20 to 128, default 40), `API_KEY_NAME_PREFIX`, `API_KEY_CHECK_ATTEMPTS` (1 to 20, default 5);
  * - api-gateway: `API_GATEWAY_USAGE_PLAN_IDS` (required, comma-separated), `API_GATEWAY_CHECK_URL`;
  * - http: `HTTP_PROVIDER_CONFIG` (required, JSON, see `HttpProviderConfig`);
+ * - `CONSUMER_TRACKER_TABLE`: the consumer tracker's table; sweeps report who still uses a superseded key;
+ * - `API_KEY_MIN_GRACE_SECONDS` (needs `CONSUMER_TRACKER_TABLE`; 60 to the grace period): revoke a superseded key
+ *   as soon as no live consumer uses it and this long has passed; the grace period stays the hard deadline;
  * - and the shared variables of `loadRotationConfig`.
  *
  * @throws ConfigurationError naming the variable (and the field, inside `HTTP_PROVIDER_CONFIG`).
@@ -82,6 +89,22 @@ export function loadApiKeyConfig(env: Environment = process.env): ApiKeyConfig {
     }),
     ...(keyNamePrefix !== undefined ? { keyNamePrefix } : {}),
   };
+  const trackerTable = optionalString(env, 'CONSUMER_TRACKER_TABLE');
+  if (trackerTable !== undefined) Object.assign(config, { consumerTrackerTable: trackerTable });
+  if (optionalString(env, 'API_KEY_MIN_GRACE_SECONDS') !== undefined) {
+    if (trackerTable === undefined) {
+      throw new ConfigurationError(
+        'Environment variable API_KEY_MIN_GRACE_SECONDS needs CONSUMER_TRACKER_TABLE: without the tracker nobody knows whether consumers moved',
+      );
+    }
+    Object.assign(config, {
+      minGracePeriodSeconds: integer(env, 'API_KEY_MIN_GRACE_SECONDS', {
+        min: 60,
+        max: config.gracePeriodSeconds,
+        default: config.gracePeriodSeconds,
+      }),
+    });
+  }
   switch (provider) {
     case ApiKeyProviderName.API_GATEWAY:
       return { ...config, ...apiGatewaySettings(env) };

@@ -34,8 +34,10 @@ export const ApiKeyFollowUp = {
 
 /** Why a key was revoked. */
 export const RevocationReason = {
-  /** Its grace period ended. */
+  /** Its grace period ended (with a consumer tracker: the hard deadline, whoever still uses the key). */
   GRACE_PERIOD_ENDED: 'grace-period-ended',
+  /** Every live consumer the tracker knows moved off the key, after the minimum grace period. */
+  CONSUMERS_MOVED: 'consumers-moved',
   /** An operator asked for it (emergency tag or sweep event). */
   EMERGENCY: 'emergency',
   /** A key we issued whose version never became current (an abandoned or crashed rotation). */

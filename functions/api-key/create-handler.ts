@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ConsumerCounter } from '../consumer-tracker/store';
 import {
   ConfigurationError,
   CurrentVersionMissingError,
@@ -47,6 +48,8 @@ export interface ApiKeyHandlerDependencies {
   readonly now?: () => number;
   /** Replaces the configured provider (tests). */
   readonly provider?: ApiKeyProvider;
+  /** The consumer tracker (with `CONSUMER_TRACKER_TABLE`, the entry passes a `ConsumerStore`). @default - none */
+  readonly consumers?: ConsumerCounter;
 }
 
 /** The Lambda handler: rotation steps from Secrets Manager, and sweep events (which return a report). */
@@ -68,6 +71,10 @@ export function createApiKeyHandler(deps: ApiKeyHandlerDependencies): ApiKeyHand
     gracePeriodSeconds: config.gracePeriodSeconds,
     ...(config.keyNamePrefix !== undefined ? { keyNamePrefix: config.keyNamePrefix } : {}),
     now,
+    ...(deps.consumers ? { consumers: deps.consumers } : {}),
+    ...(config.minGracePeriodSeconds !== undefined
+      ? { minGracePeriodSeconds: config.minGracePeriodSeconds }
+      : {}),
   });
   const strategy = new ApiKeyStrategy({ provider, store, revocations, keyLength: config.keyLength, now });
   const rotate = createRotationHandler({

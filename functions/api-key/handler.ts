@@ -1,6 +1,8 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConsumerStore } from '../consumer-tracker/store';
 import { SDK_RETRY_CONFIG } from '../rotation';
 import { ApiKeyProviderName } from './constants';
 import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
@@ -16,5 +18,13 @@ export const handler: ApiKeyHandler = createApiKeyHandler({
   ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
   ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
     ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
+    : {}),
+  ...(process.env.CONSUMER_TRACKER_TABLE
+    ? {
+        consumers: new ConsumerStore(
+          new DynamoDBClient(SDK_RETRY_CONFIG),
+          process.env.CONSUMER_TRACKER_TABLE.trim(),
+        ),
+      }
     : {}),
 });

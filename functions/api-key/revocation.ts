@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ConsumerCounter } from '../consumer-tracker/store';
 import { RotationError, Stage } from '../rotation';
 import { API_KEY_FIELD, ApiKeyFollowUp, RevocationReason, type RevokeOutcome } from './constants';
 import { CurrentKeyRevocationError } from './errors';
@@ -21,6 +22,8 @@ export interface RevokedKey {
   readonly keyName: string;
   readonly reason: RevocationReason;
   readonly outcome: RevokeOutcome;
+  /** With a consumer tracker: live consumers still on the key when it was revoked (left behind at a deadline). */
+  readonly liveConsumers?: number;
 }
 
 /** What a sweep did. Never holds a key; returned to whoever invoked the sweep. */
@@ -30,8 +33,12 @@ export interface SweepReport {
   readonly revoked: RevokedKey[];
   /** Revocations newly scheduled (a superseded key whose deadline was not recorded yet). */
   readonly scheduled: Array<{ readonly versionId: string; readonly revokeAfter: string }>;
-  /** Keys still in their grace period. */
-  readonly waiting: Array<{ readonly versionId: string; readonly revokeAfter: string }>;
+  /** Keys still in their grace period; with a consumer tracker, how many live consumers still use each. */
+  readonly waiting: Array<{
+    readonly versionId: string;
+    readonly revokeAfter: string;
+    readonly liveConsumers?: number;
+  }>;
   readonly failed: Array<{
     readonly versionId?: string;
     readonly keyName?: string;
@@ -48,6 +55,14 @@ export interface RevocationDependencies {
   readonly keyNamePrefix?: string;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
+  /** The consumer tracker: who still uses a superseded key. @default - none (revocation on the deadline only) */
+  readonly consumers?: ConsumerCounter;
+  /**
+   * With `consumers`: revoke a superseded key once no live consumer uses it and this long has passed since it
+   * was superseded, instead of waiting for the whole grace period (which stays the hard deadline).
+   * @default - never early
+   */
+  readonly minGracePeriodSeconds?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -180,12 +195,42 @@ export class Revocations {
         }, versionId);
       } else if (options.emergency || entry.revokeAfter <= now) {
         const reason = options.emergency ? RevocationReason.EMERGENCY : RevocationReason.GRACE_PERIOD_ENDED;
+        const liveConsumers = await this.#liveConsumers(context, versionId);
+        if (liveConsumers) {
+          context.logger.warn('Revoking a key that live consumers still use: the hard deadline passed', {
+            versionId,
+            liveConsumers,
+          });
+        }
         await attempt(
-          () => this.#revokeVersion(context, state, current, versionId, reason, entry.raw, report),
+          () =>
+            this.#revokeVersion(context, state, current, versionId, reason, entry.raw, report, liveConsumers),
           versionId,
         );
       } else {
-        report.waiting.push({ versionId, revokeAfter: entry.raw });
+        const liveConsumers = await this.#liveConsumers(context, versionId);
+        if (liveConsumers === 0 && this.#earlyRevocationDue(entry.revokeAfter, now)) {
+          await attempt(
+            () =>
+              this.#revokeVersion(
+                context,
+                state,
+                current,
+                versionId,
+                RevocationReason.CONSUMERS_MOVED,
+                entry.raw,
+                report,
+                0,
+              ),
+            versionId,
+          );
+        } else {
+          report.waiting.push({
+            versionId,
+            revokeAfter: entry.raw,
+            ...(liveConsumers !== undefined ? { liveConsumers } : {}),
+          });
+        }
       }
     }
 
@@ -247,6 +292,7 @@ export class Revocations {
     reason: RevocationReason,
     revokeAfter: string | undefined,
     report: SweepReport,
+    liveConsumers?: number,
   ): Promise<void> {
     const { store, provider } = this.#deps;
     const raw = await store.versionValue(state.arn, versionId);
@@ -270,6 +316,7 @@ export class Revocations {
       ...(keyId !== undefined ? { keyId } : {}),
       reason,
       outcome: result.outcome,
+      ...(liveConsumers !== undefined ? { liveConsumers } : {}),
     };
     context.logger.info('Revoked the key of a superseded version', { ...revoked });
     await context.publish(ApiKeyFollowUp.REVOKED, { ...revoked, ...(revokeAfter ? { revokeAfter } : {}) });
@@ -297,6 +344,28 @@ export class Revocations {
     });
     await context.publish(ApiKeyFollowUp.REVOKED, { ...revoked });
     report.revoked.push(revoked);
+  }
+
+  /** Live consumers on a version, or `undefined` without a tracker or when it cannot be read. */
+  async #liveConsumers(context: RevocationContext, versionId: string): Promise<number | undefined> {
+    if (!this.#deps.consumers) return undefined;
+    try {
+      return await this.#deps.consumers.liveConsumersOn(context.secretArn, versionId);
+    } catch (error) {
+      // Unknown is not zero: without the tracker, only the deadline revokes.
+      context.logger.warn('Could not read the consumer tracker', {
+        versionId,
+        errorName: error instanceof Error ? error.name : typeof error,
+      });
+      return undefined;
+    }
+  }
+
+  /** Whether the minimum grace period has passed: superseded at `revokeAfter - grace`. */
+  #earlyRevocationDue(revokeAfter: number, now: number): boolean {
+    const { minGracePeriodSeconds, gracePeriodSeconds } = this.#deps;
+    if (minGracePeriodSeconds === undefined) return false;
+    return now >= revokeAfter - (gracePeriodSeconds - minGracePeriodSeconds) * 1000;
   }
 
   async #currentKey(context: RevocationContext, state: SecretState): Promise<KeyFacts> {

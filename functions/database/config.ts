@@ -9,6 +9,7 @@ import {
   optionalString,
   type RotationConfig,
 } from '../rotation';
+import { PreviousUserSessionsPolicy } from './strategies/previous-user';
 
 /** The ways a database secret can be rotated. */
 export const DatabaseStrategyName = {
@@ -30,6 +31,10 @@ export interface DatabaseConfig extends RotationConfig {
   readonly rdsWaitSeconds: number;
   /** Whether the RDS master strategy also logs in with the new password (needs network access). */
   readonly rdsVerifyLogin: boolean;
+  /** Alternating users: what to do when the user whose password changes still has live sessions. */
+  readonly previousUserSessions: PreviousUserSessionsPolicy;
+  /** DynamoDB table of the consumer tracker, to count consumers still on the previous version. */
+  readonly consumerTrackerTable?: string;
 }
 
 /**
@@ -38,7 +43,10 @@ export interface DatabaseConfig extends RotationConfig {
  * - `DB_CA_BUNDLE_PATH`: a PEM file of extra CAs to trust, in addition to Node's roots and the Amazon RDS
  *   CAs the function ships (a private CA, or a newer RDS bundle);
  * - `DB_CONNECT_TIMEOUT_MS` (default 5000), `DB_CONNECT_ATTEMPTS` (default 5);
- * - `RDS_MASTER_WAIT_SECONDS` (default 600), `RDS_MASTER_VERIFY_LOGIN` (default false).
+ * - `RDS_MASTER_WAIT_SECONDS` (default 600), `RDS_MASTER_VERIFY_LOGIN` (default false);
+ * - `PREVIOUS_USER_SESSIONS`: `report` (default) or `refuse` (alternating users: refuse while the user whose
+ *   password changes has live sessions);
+ * - `CONSUMER_TRACKER_TABLE`: the consumer tracker's table, to report consumers still on the previous version.
  */
 export function loadDatabaseConfig(env: Environment = process.env): DatabaseConfig {
   const strategy = optionalString(env, 'ROTATION_STRATEGY');
@@ -66,6 +74,7 @@ export function loadDatabaseConfig(env: Environment = process.env): DatabaseConf
       );
     }
   }
+  const trackerTable = optionalString(env, 'CONSUMER_TRACKER_TABLE');
   return {
     ...loadRotationConfig(env),
     strategy: oneOf(
@@ -79,5 +88,12 @@ export function loadDatabaseConfig(env: Environment = process.env): DatabaseConf
     connectAttempts: integer(env, 'DB_CONNECT_ATTEMPTS', { min: 1, max: 20, default: 5 }),
     rdsWaitSeconds: integer(env, 'RDS_MASTER_WAIT_SECONDS', { min: 10, max: 840, default: 600 }),
     rdsVerifyLogin: boolean(env, 'RDS_MASTER_VERIFY_LOGIN', false),
+    previousUserSessions: oneOf(
+      env,
+      'PREVIOUS_USER_SESSIONS',
+      Object.values(PreviousUserSessionsPolicy),
+      PreviousUserSessionsPolicy.REPORT,
+    ),
+    ...(trackerTable ? { consumerTrackerTable: trackerTable } : {}),
   };
 }

@@ -1,8 +1,10 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   createRotationHandler,
+  createRotationMetrics,
   type Environment,
   type RotationHandler,
   type RotationStrategy,
@@ -13,6 +15,7 @@ import { LazyEngine } from './engines/lazy';
 import type { EngineFamily } from './secret';
 import { AlternatingUsersStrategy } from './strategies/alternating-users';
 import type { DatabaseStrategyDependencies } from './strategies/common';
+import type { ConsumerCounter, CountRecorder } from './strategies/previous-user';
 import { RdsMasterStrategy } from './strategies/rds-master';
 import { SingleUserStrategy } from './strategies/single-user';
 
@@ -30,6 +33,10 @@ export interface DatabaseHandlerDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Milliseconds since the epoch, for the bounded waits; injectable with `sleep` so tests do not wait. */
   readonly now?: () => number;
+  /** Receives the live-session and live-consumer counts. @default - EMF metrics (Kind, Strategy dimensions) */
+  readonly recordCount?: CountRecorder;
+  /** Counts consumers still on a version. @default - none */
+  readonly consumers?: ConsumerCounter;
   /** Overrides retry delays (tests). */
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
@@ -81,7 +88,11 @@ export function createDatabaseStrategy(
     case DatabaseStrategyName.SINGLE_USER:
       return new SingleUserStrategy(strategyDeps);
     case DatabaseStrategyName.ALTERNATING_USERS:
-      return new AlternatingUsersStrategy(strategyDeps);
+      return new AlternatingUsersStrategy(strategyDeps, {
+        policy: config.previousUserSessions,
+        recordCount: deps.recordCount ?? emfCountRecorder(config.strategy),
+        ...(deps.consumers ? { consumers: deps.consumers } : {}),
+      });
     case DatabaseStrategyName.RDS_MASTER:
       return new RdsMasterStrategy({
         ...strategyDeps,
@@ -91,4 +102,10 @@ export function createDatabaseStrategy(
         ...(deps.now ? { now: deps.now } : {}),
       });
   }
+}
+
+/** Each count as its own EMF document, flushed at once (the rotation core's metrics flush per invocation). */
+function emfCountRecorder(strategy: string): CountRecorder {
+  const metrics = createRotationMetrics('database', strategy);
+  return (metric, count) => metrics.singleMetric().addMetric(metric, MetricUnit.Count, count);
 }

@@ -1,5 +1,7 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConsumerStore } from '../consumer-tracker/store';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
 import { createDatabaseHandler } from './create-handler';
 
@@ -11,4 +13,12 @@ import { createDatabaseHandler } from './create-handler';
 export const handler: RotationHandler = createDatabaseHandler({
   secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
   ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
+  ...(process.env.CONSUMER_TRACKER_TABLE
+    ? {
+        consumers: new ConsumerStore(
+          new DynamoDBClient(SDK_RETRY_CONFIG),
+          process.env.CONSUMER_TRACKER_TABLE.trim(),
+        ),
+      }
+    : {}),
 });

@@ -255,6 +255,8 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       ...(previousVersionId ? { previousVersionId } : {}),
       ...(rotationStarted !== undefined ? { durationMs: Math.max(0, now() - rotationStarted) } : {}),
       finishDurationMs: now() - started,
+      // When AWSCURRENT moved, to the millisecond: the consumer tracker measures update latency from it.
+      finishedAt: now(),
       replay: alreadyCurrent,
     });
     metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);

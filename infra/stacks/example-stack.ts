@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
   ApiKeyRotation,
+  ConsumerTracker,
   DatabaseRotationStrategy,
   DatabaseSecretRotation,
   JwtSigningKeyRotation,
@@ -29,6 +30,7 @@ export class ExampleStack extends Stack {
   readonly consumerQueue: sqs.Queue;
   readonly jwt: JwtSigningKeyRotation;
   readonly apiKey: ApiKeyRotation;
+  readonly consumerTracker: ConsumerTracker;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -163,5 +165,13 @@ export class ExampleStack extends Stack {
       kind: 'api-key',
       strategy: 'self-issued',
     });
+    // Which consumers use which version (docs/consumer-tracking.md): the lagging-consumer alarm, the update
+    // latency widgets, and the API key sweeps report who still uses a superseded key.
+    this.consumerTracker = new ConsumerTracker(this, 'ConsumerTracker', {
+      eventBus: this.events.eventBus,
+      topic: this.alarms.topic,
+      dashboard: this.alarms.dashboard,
+    });
+    this.consumerTracker.informRotation(this.apiKey.rotationFunction);
   }
 }

@@ -39,6 +39,24 @@ export interface UserPair {
   readonly pending: string;
 }
 
+/** One session of a user that the server reports: where it comes from, never what it runs. */
+export interface LiveSession {
+  /** Client address (PostgreSQL `client_addr`, MySQL `host:port`) when the server shows it to us. */
+  readonly clientAddress?: string;
+  /** The name the client announced (PostgreSQL `application_name`, MySQL connection attribute `program_name`). */
+  readonly applicationName?: string;
+}
+
+/** The live sessions of one user, as far as the session that asked can see them. */
+export interface LiveSessions {
+  readonly sessions: readonly LiveSession[];
+  /**
+   * Whether the server shows every session of the user to us. MySQL and MariaDB show other users' threads
+   * only with the PROCESS privilege; without it the count is a lower bound.
+   */
+  readonly complete: boolean;
+}
+
 /**
  * The fact that `clone` alternates with `base` for one secret. The master session writes it at the
  * database when this function creates the clone (PostgreSQL: a comment on the clone role; MySQL and MariaDB:
@@ -92,6 +110,11 @@ export interface DatabaseSession {
   setPassword(username: string, password: string): Promise<PasswordForm>;
   /** The pair record kept at the database for the user `clone`, or `undefined` when there is none. */
   pairRecord(clone: string): Promise<PairRecord | undefined>;
+  /**
+   * The sessions of `username` open at the server now, other than this one (needs a privileged session:
+   * PostgreSQL `pg_stat_activity`, MySQL/MariaDB `information_schema.PROCESSLIST`). Reads only.
+   */
+  liveSessions(username: string): Promise<LiveSessions>;
   /**
    * Records the pair, then creates `record.clone` with the login and every account option of `record.base`
    * (MySQL: TLS requirements, resource limits, password and lock options; PostgreSQL: role attributes) and

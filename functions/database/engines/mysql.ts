@@ -12,6 +12,8 @@ import {
   type DatabaseEngine,
   type DatabaseSession,
   type EngineSettings,
+  type LiveSession,
+  type LiveSessions,
   type PairRecord,
   PasswordForm,
   type UserPair,
@@ -570,6 +572,28 @@ class MySqlSession implements DatabaseSession {
     }
   }
 
+  async liveSessions(username: string): Promise<LiveSessions> {
+    const threads = await this.rows(
+      'count the live sessions of the user',
+      format(
+        `SELECT ID AS id, HOST AS host FROM information_schema.PROCESSLIST
+          WHERE USER = ? AND ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID')`,
+        [username],
+      ),
+    );
+    const names = await this.programNames(threads.map((row) => Number(row.id)));
+    return {
+      complete: await this.seesEveryThread(),
+      sessions: threads.map((row): LiveSession => {
+        const name = names.get(Number(row.id));
+        return {
+          ...(row.host ? { clientAddress: String(row.host) } : {}),
+          ...(name ? { applicationName: name } : {}),
+        };
+      }),
+    };
+  }
+
   async alignPrivileges(users: UserPair): Promise<void> {
     const server = await this.server();
     for (const account of await this.accounts(users.current)) {
@@ -605,6 +629,59 @@ class MySqlSession implements DatabaseSession {
       parseServerVersion(String(rows[0]?.version ?? '')),
     );
     return this.#server;
+  }
+
+  /**
+   * Whether PROCESSLIST shows us other users' threads: with the PROCESS privilege, granted directly (listed in
+   * USER_PRIVILEGES) or through a role (then another user's thread is visible, which nothing else allows).
+   */
+  private async seesEveryThread(): Promise<boolean> {
+    const [me] = await this.rows('read the session user', 'SELECT CURRENT_USER() AS name');
+    const name = String(me?.name ?? '');
+    const at = name.lastIndexOf('@');
+    const grantee = `'${name.slice(0, at).replaceAll("'", "''")}'@'${name.slice(at + 1).replaceAll("'", "''")}'`;
+    const [row] = await this.rows(
+      'check the PROCESS privilege',
+      format(
+        `SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES
+                  WHERE PRIVILEGE_TYPE = 'PROCESS' AND GRANTEE = ?)
+              + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER <> ?) AS n`,
+        [grantee, name.slice(0, at)],
+      ),
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
+  /**
+   * The `program_name` (else the driver's `_client_name`) each thread announced, from the performance schema
+   * when it is on and readable; MariaDB ships with it off, and then no name is known.
+   */
+  private async programNames(ids: readonly number[]): Promise<Map<number, string>> {
+    const names = new Map<number, string>();
+    if (ids.length === 0) return names;
+    try {
+      const [flag] = await this.rows(
+        'check the performance schema',
+        'SELECT @@GLOBAL.performance_schema AS on_',
+      );
+      if (!Number(flag?.on_)) return names;
+      const rows = await this.rows(
+        'read the connection attributes',
+        format(
+          `SELECT PROCESSLIST_ID AS id, ATTR_NAME AS name, ATTR_VALUE AS value
+             FROM performance_schema.session_connect_attrs
+            WHERE PROCESSLIST_ID IN (?) AND ATTR_NAME IN ('program_name', '_client_name')`,
+          [[...ids]],
+        ),
+      );
+      for (const row of rows) {
+        const id = Number(row.id);
+        if (row.name === 'program_name' || !names.has(id)) names.set(id, String(row.value));
+      }
+    } catch {
+      // Names are a help to find the consumer, not needed for the count: no access, no names.
+    }
+    return names;
   }
 
   private async hostsOf(username: string): Promise<string[]> {

@@ -12,6 +12,7 @@ import {
   type DatabaseEngine,
   type DatabaseSession,
   type EngineSettings,
+  type LiveSessions,
   type PairRecord,
   PasswordForm,
   type UserPair,
@@ -210,6 +211,25 @@ class PostgresSession implements DatabaseSession {
       await this.client.query('ROLLBACK').catch(() => {});
       throw error;
     }
+  }
+
+  async liveSessions(username: string): Promise<LiveSessions> {
+    // Every role sees `usename` of every backend; `client_addr` and `application_name` of other roles' backends
+    // only with pg_read_all_stats (superusers, rds_superuser through pg_monitor); otherwise they read as null.
+    const result = await this.run(
+      'count the live sessions of the user',
+      `SELECT host(client_addr) AS address, application_name AS application
+         FROM pg_catalog.pg_stat_activity
+        WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'`,
+      [username],
+    );
+    return {
+      complete: true,
+      sessions: result.rows.map((row: { address: string | null; application: string | null }) => ({
+        ...(row.address ? { clientAddress: row.address } : {}),
+        ...(row.application ? { applicationName: row.application } : {}),
+      })),
+    };
   }
 
   async alignPrivileges(users: UserPair): Promise<void> {

@@ -18,6 +18,11 @@ import {
   withConcurrencyRetry,
   withStrictestTransport,
 } from './common';
+import {
+  checkPreviousUser,
+  type PreviousUserCheckOptions,
+  PreviousUserSessionsPolicy,
+} from './previous-user';
 
 const SUFFIX = '_clone';
 
@@ -30,7 +35,11 @@ export class AlternatingUsersStrategy implements RotationStrategy {
   readonly kind = 'database';
   readonly name = 'alternating-users';
 
-  constructor(private readonly deps: DatabaseStrategyDependencies) {}
+  constructor(
+    private readonly deps: DatabaseStrategyDependencies,
+    /** Counting (and optionally refusing on) live sessions of the user whose password changes. */
+    private readonly previousUser: PreviousUserCheckOptions = { policy: PreviousUserSessionsPolicy.REPORT },
+  ) {}
 
   async createPending(context: RotationContext, currentVersion: SecretVersion): Promise<string> {
     const current = parse(context, currentVersion, Stage.CURRENT);
@@ -94,7 +103,14 @@ export class AlternatingUsersStrategy implements RotationStrategy {
           context.logger.info('Created the alternate user');
         } else {
           // The pending user's password changes here and only here: whatever must hold before it changes
-          // (such as no session of the pending user still being in use) belongs just before this line.
+          // (no session of the pending user still being in use) is checked just before this line.
+          await checkPreviousUser(
+            context,
+            session,
+            pending.username,
+            await versionOfUser(context, pending.username),
+            this.previousUser,
+          );
           // Setting the same password again is harmless; probing first would fail anyway while the user
           // still lacks its privileges (after a crash between CREATE USER and the grants).
           const form = await session.setPassword(pending.username, pending.password);
@@ -171,6 +187,12 @@ function requireMaster(context: RotationContext, secret: DatabaseSecret): string
     );
   }
   return secret.masterarn;
+}
+
+/** The AWSPREVIOUS version id when that version holds `username` (the user about to change). */
+async function versionOfUser(context: RotationContext, username: string): Promise<string | undefined> {
+  const previous = await context.secrets.previous();
+  return previous && tolerantParse(context, previous)?.username === username ? previous.versionId : undefined;
 }
 
 function tolerantParse(context: RotationContext, version: SecretVersion): DatabaseSecret | undefined {

@@ -20,6 +20,7 @@ import type {
   ProviderKey,
   RevokeResult,
 } from '../../../functions/api-key/providers/provider';
+import type { ConsumerCounter } from '../../../functions/consumer-tracker/store';
 import { FakeSecretsManager } from '../../helpers/fake-secrets-manager';
 import { STEPS } from '../../helpers/rotate';
 
@@ -228,6 +229,7 @@ export function setUp(
     env?: Record<string, string>;
     secret?: Record<string, unknown>;
     name?: string;
+    consumers?: ConsumerCounter;
   } = {},
 ) {
   const fake = new TaggingSecretsManager();
@@ -246,6 +248,7 @@ export function setUp(
     eventBridge: eventBridgeClient,
     provider,
     now: clock.now,
+    ...(options.consumers ? { consumers: options.consumers } : {}),
     env: {
       ROTATION_STRATEGY: provider.name,
       EVENT_BUS_NAME: 'rotation-bus',

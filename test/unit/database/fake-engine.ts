@@ -2,6 +2,7 @@ import {
   type ConnectionTarget,
   type DatabaseEngine,
   type DatabaseSession,
+  type LiveSession,
   type PairRecord,
   PasswordForm,
   type UserPair,
@@ -19,6 +20,8 @@ export class FakeEngine implements DatabaseEngine {
   readonly intents: string[] = [];
   /** Every connection attempt: as whom, and whether over verified TLS. */
   readonly attempts: Array<{ username: string; ssl: boolean }> = [];
+  /** Sessions the server reports open, by user. */
+  readonly sessions = new Map<string, LiveSession[]>();
   /** Connection attempts that fail with ECONNREFUSED before the server "comes up". */
   refuseNext = 0;
   connects = 0;
@@ -73,6 +76,9 @@ export class FakeEngine implements DatabaseEngine {
         engine.intents.push(`${as} creates ${record.clone} like ${record.base}`);
         engine.pairs.set(record.clone, record);
         engine.users.set(record.clone, password);
+      },
+      async liveSessions(username) {
+        return { sessions: engine.sessions.get(username) ?? [], complete: true };
       },
       async alignPrivileges(users: UserPair) {
         engine.intents.push(`${as} aligns ${users.clone} with ${users.base}`);
