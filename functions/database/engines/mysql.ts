@@ -2,7 +2,7 @@ import { type Connection, createConnection, escapeId, escape as escapeValue, for
 import { DatabaseAuthenticationError, DatabaseStatementError, DatabaseUnavailableError } from '../errors';
 import type { ConnectionTarget, DatabaseEngine, DatabaseSession, EngineSettings, UserPair } from './engine';
 import { fitsUsername, truncateUsername, USERNAME_LIMITS } from './naming';
-import { verifiedTls } from './trust';
+import { mysqlTls } from './trust';
 
 /** Error codes of refused credentials. */
 const AUTHENTICATION = new Set([1045, 1698]);
@@ -49,7 +49,7 @@ export class MySqlEngine implements DatabaseEngine {
         ...(target.database ? { database: target.database } : {}),
         connectTimeout: this.settings.connectTimeoutMs,
         charset: 'utf8mb4',
-        ...(target.ssl ? { ssl: verifiedTls(this.settings.caPem) } : {}),
+        ...(target.ssl ? { ssl: mysqlTls(this.settings.caPem) } : {}),
       });
       connection.on('error', () => {
         // A dropped connection surfaces on the next query; never crash the function on it.
