@@ -21,6 +21,11 @@ export const ROTATION_BUNDLING = {
   externalModules: ['pg-native'],
 } as const;
 
+/**
+ * `NODE_OPTIONS` of every function. `bench:rotation` and `bench:bundles` run the bundles with the same value.
+ */
+export const ROTATION_NODE_OPTIONS = '--enable-source-maps';
+
 /** Props of a rotation function. */
 export interface RotationFunctionProps {
   /** Entry file, e.g. `functions/database/handler.ts`. */
@@ -85,7 +90,7 @@ export class RotationFunction extends Construct {
       ...(props.vpcSubnets ? { vpcSubnets: props.vpcSubnets } : {}),
       ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: ROTATION_NODE_OPTIONS,
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'secret-rotation',
         ...props.environment,
       },
