@@ -313,6 +313,7 @@ function bundle(entry: string, outfile: string): string {
     format: 'cjs',
     minify: ROTATION_BUNDLING.minify,
     sourcemap: ROTATION_BUNDLING.sourceMap,
+    sourcesContent: ROTATION_BUNDLING.sourcesContent,
     target: ROTATION_BUNDLING.target,
     external: [...ROTATION_BUNDLING.externalModules],
     logLevel: 'error',

@@ -2,6 +2,7 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SDK_RETRY_CONFIG } from '../rotation';
+import { withSourceMappedErrors } from '../rotation/source-maps';
 import { ApiKeyProviderName } from './constants';
 import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
 
@@ -11,10 +12,13 @@ import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
  * configuration error stops the function with a message naming the variable. Tests and the local mode build
  * their own handler with `createApiKeyHandler` instead.
  */
-export const handler: ApiKeyHandler = createApiKeyHandler({
-  secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
-  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
-  ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
-    ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
-    : {}),
-});
+export const handler: ApiKeyHandler = withSourceMappedErrors(
+  createApiKeyHandler({
+    secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
+    ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
+    ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
+      ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
+      : {}),
+  }),
+  __filename,
+);

@@ -1,6 +1,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
+import { withSourceMappedErrors } from '../rotation/source-maps';
 import { createDatabaseHandler } from './create-handler';
 
 /**
@@ -8,7 +9,10 @@ import { createDatabaseHandler } from './create-handler';
  * execution environment, at cold start, where a configuration error stops the function with a clear message.
  * Tests, the local mode and the demo build their own handler with `createDatabaseHandler` instead.
  */
-export const handler: RotationHandler = createDatabaseHandler({
-  secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
-  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
-});
+export const handler: RotationHandler = withSourceMappedErrors(
+  createDatabaseHandler({
+    secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
+    ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
+  }),
+  __filename,
+);
