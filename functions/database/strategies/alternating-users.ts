@@ -80,7 +80,7 @@ export class AlternatingUsersStrategy implements RotationStrategy {
       }
       await session.alignPrivileges(pair);
     });
-    await using(await loginAfterChange(this.deps, context, pending, Stage.PENDING), (s) => s.check());
+    // testSecret proves the pending user's login (with retries for propagation); a login here would repeat it.
   }
 
   async test(context: RotationContext, pendingVersion: SecretVersion): Promise<void> {

@@ -35,14 +35,13 @@ export class SingleUserStrategy implements RotationStrategy {
     if (previous)
       requireSameTarget(context, pending, previous, Stage.PREVIOUS, ['username', 'host', 'port', 'family']);
 
-    const already = await tryLogin(this.deps, context, pending, Stage.PENDING);
-    if (already) {
-      await using(already, (session) => session.check());
-      context.logger.info('The pending password already works; setSecret has nothing to do');
-      return;
-    }
+    // One login in the usual case: with AWSCURRENT, which then changes the password. The user has one
+    // password, so AWSCURRENT logging in means AWSPENDING cannot yet; when AWSCURRENT is refused, AWSPENDING
+    // logging in means a previous run changed it already (a crash after the change). testSecret proves the
+    // new password with a login of its own, so setSecret does not log in again after the change.
     for (const [label, credentials] of [
       [Stage.CURRENT, current],
+      [Stage.PENDING, pending],
       [Stage.PREVIOUS, previous],
     ] as const) {
       if (!credentials) continue;
@@ -51,9 +50,13 @@ export class SingleUserStrategy implements RotationStrategy {
         context.logger.info('Login refused', { credentials: label });
         continue;
       }
+      if (label === Stage.PENDING) {
+        await using(session, (s) => s.check());
+        context.logger.info('The pending password already works; setSecret has nothing to do');
+        return;
+      }
       await using(session, (s) => s.changeOwnPassword(pending.password));
       context.logger.info('Changed the password', { loggedInWith: label });
-      await using(await loginAfterChange(this.deps, context, pending, Stage.PENDING), (s) => s.check());
       return;
     }
     throw new DatabaseAuthenticationError(pending.username, pending.host, {
