@@ -1,10 +1,12 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SDK_RETRY_CONFIG } from '../rotation';
+import { eventBridgeIfConfigured } from '../rotation/event-bridge';
 import { withSourceMappedErrors } from '../rotation/source-maps';
 import { ApiKeyProviderName } from './constants';
 import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
+
+const eventBridge = eventBridgeIfConfigured();
 
 /**
  * The Lambda entry of the API key rotation function: Secrets Manager's rotation steps and the scheduled
@@ -15,7 +17,7 @@ import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
 export const handler: ApiKeyHandler = withSourceMappedErrors(
   createApiKeyHandler({
     secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
-    ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
+    ...(eventBridge ? { eventBridge } : {}),
     ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
       ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
       : {}),

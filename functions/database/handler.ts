@@ -1,8 +1,10 @@
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
+import { eventBridgeIfConfigured } from '../rotation/event-bridge';
 import { withSourceMappedErrors } from '../rotation/source-maps';
 import { createDatabaseHandler } from './create-handler';
+
+const eventBridge = eventBridgeIfConfigured();
 
 /**
  * The Lambda entry of the database rotation function. Clients and configuration are built once per
@@ -12,7 +14,7 @@ import { createDatabaseHandler } from './create-handler';
 export const handler: RotationHandler = withSourceMappedErrors(
   createDatabaseHandler({
     secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
-    ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
+    ...(eventBridge ? { eventBridge } : {}),
   }),
   __filename,
 );
