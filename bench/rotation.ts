@@ -164,6 +164,8 @@ async function main(): Promise<void> {
     const aws: LocalAws = await startMoto();
     started.push(aws);
     const wanted = CASES.filter((c) => !options.only || c.id.includes(options.only));
+    if (wanted.length === 0)
+      throw new Error(`--only ${options.only} matches no case: ${CASES.map((c) => c.id).join(', ')}`);
     const engines = new Set(wanted.map((c) => c.engine));
     if (engines.has('mariadb') && !mariaDbAvailable()) throw new Error('MariaDB is not installed here');
     const servers: Partial<Record<Case['engine'], WorkerDatabase>> = {};
@@ -445,6 +447,7 @@ function printReport(r: Report): void {
   table(
     [
       'case',
+      'verified',
       'rotation',
       'createSecret',
       'setSecret',
@@ -456,6 +459,7 @@ function printReport(r: Report): void {
     ],
     r.cases.map((c) => [
       c.label,
+      `${c.verified}/${c.rotations + r.warmup}`,
       ms(c.totalMs),
       ...STEPS.map((s) => ms(c.stepMs[s])),
       `${c.templateMs}`,
