@@ -11,7 +11,8 @@
  * old ones as the strategy promises). Cold starts: every `functions/<name>/handler.ts` bundle as deployed, in
  * a fresh process per run (load the bundle and build the handler), with and without `--enable-source-maps`.
  *
- * Usage: npm run bench:rotation -- [--rotations 20] [--warmup 2] [--cold-starts 15] [--only postgres] [--json]
+ * Usage: npm run bench:rotation -- [--rotations 20] [--warmup 2] [--cold-starts 15] [--baseline-runs 20]
+ *   [--only postgres] [--cold-starts-only] [--json]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -141,6 +142,10 @@ interface ColdStartResult {
   readonly asDeployedMs: Stats;
   readonly withSourceMapsMs: Stats;
   readonly withoutSourceMapsMs: Stats;
+  /** CPU time (user + system) of the same work: far less sensitive than wall time to a busy machine. */
+  readonly asDeployedCpuMs: Stats;
+  readonly withSourceMapsCpuMs: Stats;
+  readonly withoutSourceMapsCpuMs: Stats;
   readonly goalMs?: number;
   readonly meetsGoal?: boolean;
   readonly ratioToMinimal: number;
@@ -163,8 +168,10 @@ async function main(): Promise<void> {
     progress('starting moto, PostgreSQL and MariaDB');
     const aws: LocalAws = await startMoto();
     started.push(aws);
-    const wanted = CASES.filter((c) => !options.only || c.id.includes(options.only));
-    if (wanted.length === 0)
+    const wanted = options.coldStartsOnly
+      ? []
+      : CASES.filter((c) => !options.only || c.id.includes(options.only));
+    if (wanted.length === 0 && !options.coldStartsOnly)
       throw new Error(`--only ${options.only} matches no case: ${CASES.map((c) => c.id).join(', ')}`);
     const engines = new Set(wanted.map((c) => c.engine));
     if (engines.has('mariadb') && !mariaDbAvailable()) throw new Error('MariaDB is not installed here');
@@ -329,7 +336,8 @@ function coldStartsOf(bundles: readonly FunctionBundle[]): ColdStartResult[] {
     withSourceMaps: '--enable-source-maps',
     withoutSourceMaps: '',
   } as const;
-  const samples = new Map<string, Record<keyof typeof variants, number[]>>();
+  type Samples = Record<keyof typeof variants, Array<{ ms: number; cpuMs: number }>>;
+  const samples = new Map<string, Samples>();
   for (const b of bundles) samples.set(b.name, { asDeployed: [], withSourceMaps: [], withoutSourceMaps: [] });
   // Round-robin: a slow moment of the machine falls on every function and variant alike.
   for (let run = 0; run < options.coldStarts; run++) {
@@ -341,11 +349,13 @@ function coldStartsOf(bundles: readonly FunctionBundle[]): ColdStartResult[] {
       }
     }
   }
-  const minimal = stats(samples.get('minimal handler')?.asDeployed ?? []).median;
+  const wall = (list: Samples[keyof Samples]) => stats(list.map((x) => x.ms));
+  const cpu = (list: Samples[keyof Samples]) => stats(list.map((x) => x.cpuMs));
+  const minimal = wall(samples.get('minimal handler')?.asDeployed ?? []).median;
   return bundles.map((b) => {
     const s = samples.get(b.name);
     if (!s) throw new Error(`no samples for ${b.name}`);
-    const asDeployedMs = stats(s.asDeployed);
+    const asDeployedMs = wall(s.asDeployed);
     const isMinimal = b.name === 'minimal handler';
     const goalMs = isMinimal
       ? undefined
@@ -357,8 +367,11 @@ function coldStartsOf(bundles: readonly FunctionBundle[]): ColdStartResult[] {
       bundleBytes: statSync(b.file).size,
       mapBytes: isFile(`${b.file}.map`) ? statSync(`${b.file}.map`).size : 0,
       asDeployedMs,
-      withSourceMapsMs: stats(s.withSourceMaps),
-      withoutSourceMapsMs: stats(s.withoutSourceMaps),
+      withSourceMapsMs: wall(s.withSourceMaps),
+      withoutSourceMapsMs: wall(s.withoutSourceMaps),
+      asDeployedCpuMs: cpu(s.asDeployed),
+      withSourceMapsCpuMs: cpu(s.withSourceMaps),
+      withoutSourceMapsCpuMs: cpu(s.withoutSourceMaps),
       ...(goalMs !== undefined ? { goalMs, meetsGoal: asDeployedMs.median <= goalMs } : {}),
       ratioToMinimal: ratio(asDeployedMs.median, minimal),
       ...(b.name === 'database'
@@ -368,21 +381,24 @@ function coldStartsOf(bundles: readonly FunctionBundle[]): ColdStartResult[] {
   });
 }
 
-/** Loads the bundle and builds the handler in a fresh process; the time that took, in milliseconds. */
-function coldStart(b: FunctionBundle, nodeOptions: string): number {
+/** Loads the bundle and builds the handler in a fresh process; the wall and CPU time that took, in ms. */
+function coldStart(b: FunctionBundle, nodeOptions: string): { ms: number; cpuMs: number } {
   const probe = [
     "const { performance } = require('node:perf_hooks');",
+    'const c0 = process.cpuUsage();',
     'const t0 = performance.now();',
     `const mod = require(${JSON.stringify(b.file)});`,
     "if (typeof mod.handler !== 'function') throw new Error('no handler export');",
-    'process.stdout.write(String(performance.now() - t0));',
+    'const ms = performance.now() - t0;',
+    'const c = process.cpuUsage(c0);',
+    'process.stdout.write(JSON.stringify({ ms, cpuMs: (c.user + c.system) / 1000 }));',
   ].join('\n');
   const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   const output = execFileSync(process.execPath, ['-e', probe], {
     env: { ...lambdaLikeEnv(nodeOptions), ...b.env },
     encoding: 'utf8',
   });
-  return Number(output);
+  return JSON.parse(output) as { ms: number; cpuMs: number };
 }
 
 /** The environment of a function process: region, credentials, the deployed NODE_OPTIONS and service name. */
@@ -490,14 +506,25 @@ function printReport(r: Report): void {
     `\nCold starts: median (min–max) ms of ${r.coldStartRuns} fresh processes (load the bundle, build the handler)\n`,
   );
   table(
-    ['function', 'bundle', 'map', 'as deployed', 'with source maps', 'without', 'vs minimal', 'goal'],
+    [
+      'function',
+      'bundle',
+      'map',
+      'as deployed',
+      'CPU as deployed',
+      'CPU with source maps',
+      'CPU without',
+      'vs minimal',
+      'goal',
+    ],
     r.coldStarts.map((c) => [
       c.name,
       `${(c.bundleBytes / 1024).toFixed(0)} KiB`,
       `${(c.mapBytes / 1024).toFixed(0)} KiB`,
       ms(c.asDeployedMs),
-      ms(c.withSourceMapsMs),
-      ms(c.withoutSourceMapsMs),
+      ms(c.asDeployedCpuMs),
+      ms(c.withSourceMapsCpuMs),
+      ms(c.withoutSourceMapsCpuMs),
       c.ratioToMinimal.toFixed(2),
       c.goalMs === undefined
         ? '-'
@@ -585,6 +612,7 @@ function parseArgs(args: string[]) {
     coldStarts: value('--cold-starts', 15),
     baselineRuns: value('--baseline-runs', 20),
     only: onlyAt >= 0 ? args[onlyAt + 1] : undefined,
+    coldStartsOnly: args.includes('--cold-starts-only'),
   };
 }
 
