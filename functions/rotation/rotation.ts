@@ -175,6 +175,9 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       case RotationStep.CREATE:
         return createSecret(context, description, event, reads);
       case RotationStep.SET:
+        // Every strategy's setSecret reads AWSCURRENT: ask for it while AWSPENDING is read. The read memo hands
+        // the strategy this same read; a failed one is not remembered, so the strategy sees its own error.
+        context.secrets.current().catch(() => {});
         return strategy.set(context, await requirePending(context));
       case RotationStep.TEST:
         return strategy.test(context, await requirePending(context));
@@ -190,8 +193,9 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     reads: VersionReadMemo,
   ): Promise<void> {
     // The current value must exist and be readable even when the pending one is already there.
-    const current = await context.secrets.current();
-    if (await context.secrets.pending()) {
+    // Both are read in any case: in parallel, one round trip instead of two.
+    const [current, pending] = await Promise.all([context.secrets.current(), context.secrets.pending()]);
+    if (pending) {
       logger.info('AWSPENDING already has a value for this token; createSecret has nothing to do');
       return;
     }

@@ -97,7 +97,9 @@ class RereadingStrategy implements RotationStrategy {
     return JSON.stringify({ from: current.versionId });
   }
 
-  async set(): Promise<void> {}
+  async set(context: RotationContext): Promise<void> {
+    await context.secrets.current();
+  }
 
   async test(context: RotationContext): Promise<void> {
     for (let i = 0; i < 2; i++) {
@@ -151,6 +153,51 @@ describe('reads in the rotation handler', () => {
 
     // assess
     expect(reads(fake)).toBe(4);
+  });
+
+  /** Starts and ends of GetSecretValue calls, in the order they happen. */
+  function recordReads(fake: FakeSecretsManager): string[] {
+    const log: string[] = [];
+    const send = fake.client.send.bind(fake.client) as (command: unknown) => Promise<unknown>;
+    jest.spyOn(fake.client, 'send').mockImplementation((async (command: unknown) => {
+      const read = command instanceof GetSecretValueCommand;
+      const label = read ? (command.input.VersionStage ?? 'version') : '';
+      if (read) log.push(`start ${label}`);
+      try {
+        return await send(command);
+      } finally {
+        if (read) log.push(`end ${label}`);
+      }
+    }) as never);
+    return log;
+  }
+
+  it('createSecret asks for AWSCURRENT and AWSPENDING at once, not one after the other', async () => {
+    // prepare
+    const { fake, arn, handler } = setUp();
+    const token = fake.startRotation(arn);
+    const log = recordReads(fake);
+
+    // act
+    await handler(stepEvent(arn, token, 'createSecret'));
+
+    // assess: both reads started before either ended
+    expect(log.slice(0, 2).sort()).toEqual(['start AWSCURRENT', 'start AWSPENDING']);
+  });
+
+  it('setSecret asks for AWSCURRENT while it reads AWSPENDING, and the strategy gets that one read', async () => {
+    // prepare
+    const { fake, arn, handler } = setUp();
+    const token = fake.startRotation(arn);
+    await handler(stepEvent(arn, token, 'createSecret'));
+    const log = recordReads(fake);
+
+    // act
+    await handler(stepEvent(arn, token, 'setSecret'));
+
+    // assess
+    expect(log.slice(0, 2).sort()).toEqual(['start AWSCURRENT', 'start AWSPENDING']);
+    expect(log.filter((entry) => entry.startsWith('start'))).toHaveLength(2);
   });
 
   it('reads again after a write of the same invocation', async () => {
