@@ -147,7 +147,10 @@ interface ColdStartResult {
   readonly withSourceMapsCpuMs: Stats;
   readonly withoutSourceMapsCpuMs: Stats;
   readonly goalMs?: number;
+  /** The goal met by the median wall time. */
   readonly meetsGoal?: boolean;
+  /** The goal met by the median CPU time: what the wall time would be on an idle core. */
+  readonly meetsGoalByCpu?: boolean;
   readonly ratioToMinimal: number;
   readonly ratioToTemplate?: number;
 }
@@ -372,7 +375,13 @@ function coldStartsOf(bundles: readonly FunctionBundle[]): ColdStartResult[] {
       asDeployedCpuMs: cpu(s.asDeployed),
       withSourceMapsCpuMs: cpu(s.withSourceMaps),
       withoutSourceMapsCpuMs: cpu(s.withoutSourceMaps),
-      ...(goalMs !== undefined ? { goalMs, meetsGoal: asDeployedMs.median <= goalMs } : {}),
+      ...(goalMs !== undefined
+        ? {
+            goalMs,
+            meetsGoal: asDeployedMs.median <= goalMs,
+            meetsGoalByCpu: cpu(s.asDeployed).median <= goalMs,
+          }
+        : {}),
       ratioToMinimal: ratio(asDeployedMs.median, minimal),
       ...(b.name === 'database'
         ? { ratioToTemplate: ratio(asDeployedMs.median, TEMPLATE_MS.coldStart) }
@@ -528,7 +537,8 @@ function printReport(r: Report): void {
       c.ratioToMinimal.toFixed(2),
       c.goalMs === undefined
         ? '-'
-        : `≤ ${c.goalMs} ${c.meetsGoal ? 'met' : `missed by ${round(c.asDeployedMs.median - c.goalMs)}`}`,
+        : `≤ ${c.goalMs}: wall ${c.meetsGoal ? 'met' : `missed by ${round(c.asDeployedMs.median - c.goalMs)}`}, ` +
+          `CPU ${c.meetsGoalByCpu ? 'met' : `missed by ${round(c.asDeployedCpuMs.median - (c.goalMs ?? 0))}`}`,
     ]),
   );
   const bare = Object.entries(r.baselines.bareTlsConnectMs)
