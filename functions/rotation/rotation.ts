@@ -193,9 +193,12 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     reads: VersionReadMemo,
   ): Promise<void> {
     // The current value must exist and be readable even when the pending one is already there.
-    // Both are read in any case: in parallel, one round trip instead of two.
-    const [current, pending] = await Promise.all([context.secrets.current(), context.secrets.pending()]);
-    if (pending) {
+    // Both are read in any case: in parallel, one round trip instead of two. A missing AWSCURRENT is reported
+    // first, whichever read fails first.
+    const pendingRead = context.secrets.pending();
+    pendingRead.catch(() => {});
+    const current = await context.secrets.current();
+    if (await pendingRead) {
       logger.info('AWSPENDING already has a value for this token; createSecret has nothing to do');
       return;
     }
