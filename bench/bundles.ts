@@ -69,6 +69,7 @@ function main() {
         format: 'cjs',
         minify: ROTATION_BUNDLING.minify,
         sourcemap: ROTATION_BUNDLING.sourceMap,
+        sourcesContent: ROTATION_BUNDLING.sourcesContent,
         target: ROTATION_BUNDLING.target,
         external: [...ROTATION_BUNDLING.externalModules],
         logLevel: 'error',

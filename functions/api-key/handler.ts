@@ -1,11 +1,14 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConsumerStore } from '../consumer-tracker/store';
 import { SDK_RETRY_CONFIG } from '../rotation';
+import { eventBridgeIfConfigured } from '../rotation/event-bridge';
+import { withSourceMappedErrors } from '../rotation/source-maps';
 import { ApiKeyProviderName } from './constants';
 import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
+
+const eventBridge = eventBridgeIfConfigured();
 
 /**
  * The Lambda entry of the API key rotation function: Secrets Manager's rotation steps and the scheduled
@@ -13,18 +16,21 @@ import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
  * configuration error stops the function with a message naming the variable. Tests and the local mode build
  * their own handler with `createApiKeyHandler` instead.
  */
-export const handler: ApiKeyHandler = createApiKeyHandler({
-  secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
-  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
-  ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
-    ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
-    : {}),
-  ...(process.env.CONSUMER_TRACKER_TABLE
-    ? {
-        consumers: new ConsumerStore(
-          new DynamoDBClient(SDK_RETRY_CONFIG),
-          process.env.CONSUMER_TRACKER_TABLE.trim(),
-        ),
-      }
-    : {}),
-});
+export const handler: ApiKeyHandler = withSourceMappedErrors(
+  createApiKeyHandler({
+    secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
+    ...(eventBridge ? { eventBridge } : {}),
+    ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
+      ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
+      : {}),
+    ...(process.env.CONSUMER_TRACKER_TABLE
+      ? {
+          consumers: new ConsumerStore(
+            new DynamoDBClient(SDK_RETRY_CONFIG),
+            process.env.CONSUMER_TRACKER_TABLE.trim(),
+          ),
+        }
+      : {}),
+  }),
+  __filename,
+);

@@ -1,24 +1,30 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConsumerStore } from '../consumer-tracker/store';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
+import { eventBridgeIfConfigured } from '../rotation/event-bridge';
+import { withSourceMappedErrors } from '../rotation/source-maps';
 import { createDatabaseHandler } from './create-handler';
+
+const eventBridge = eventBridgeIfConfigured();
 
 /**
  * The Lambda entry of the database rotation function. Clients and configuration are built once per
  * execution environment, at cold start, where a configuration error stops the function with a clear message.
  * Tests, the local mode and the demo build their own handler with `createDatabaseHandler` instead.
  */
-export const handler: RotationHandler = createDatabaseHandler({
-  secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
-  ...(process.env.EVENT_BUS_NAME ? { eventBridge: new EventBridgeClient(SDK_RETRY_CONFIG) } : {}),
-  ...(process.env.CONSUMER_TRACKER_TABLE
-    ? {
-        consumers: new ConsumerStore(
-          new DynamoDBClient(SDK_RETRY_CONFIG),
-          process.env.CONSUMER_TRACKER_TABLE.trim(),
-        ),
-      }
-    : {}),
-});
+export const handler: RotationHandler = withSourceMappedErrors(
+  createDatabaseHandler({
+    secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
+    ...(eventBridge ? { eventBridge } : {}),
+    ...(process.env.CONSUMER_TRACKER_TABLE
+      ? {
+          consumers: new ConsumerStore(
+            new DynamoDBClient(SDK_RETRY_CONFIG),
+            process.env.CONSUMER_TRACKER_TABLE.trim(),
+          ),
+        }
+      : {}),
+  }),
+  __filename,
+);

@@ -1,4 +1,4 @@
-import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EVENT_SOURCE, type EventDetailType } from './constants';
 import { RotationError } from './errors';
 import type { RotationEventDetail } from './types';
@@ -27,6 +27,8 @@ export class RotationEventPublisher {
 
   async publish(detailType: EventDetailType, detail: RotationEventDetail): Promise<void> {
     if (!this.client || !this.busName) return;
+    // Loaded with the first event rather than at cold start (the client's module was loaded by the entry).
+    const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
     const out = await this.client.send(
       new PutEventsCommand({
         Entries: [

@@ -16,6 +16,7 @@ import {
 import { parseRotationEvent } from './event';
 import { RotationEventPublisher } from './events';
 import { createRotationLogger, createRotationMetrics, RedactionScope } from './observability';
+import { VersionReadMemo } from './read-memo';
 import { Redactor } from './redactor';
 import { type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
 import type {
@@ -66,6 +67,8 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
 
   return async (rawEvent: unknown): Promise<void> => {
     const redactor = new Redactor();
+    // Reads are remembered for this invocation only: never from one step, or one invocation, to the next.
+    const reads = new VersionReadMemo(store);
     scope.current = redactor;
     const started = now();
     const event = parseRotationEvent(rawEvent);
@@ -83,11 +86,11 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       secretArn = description.arn;
       logger.appendKeys({ secretArn });
       const precondition = checkPreconditions(description, event);
-      const context = buildContext(secretArn, event, redactor);
+      const context = buildContext(secretArn, event, redactor, reads);
       if (precondition === 'already-current' && event.step !== RotationStep.FINISH) {
         logger.info('Version is already AWSCURRENT; nothing to do');
       } else {
-        await runStep(context, description, event, precondition, started);
+        await runStep(context, description, event, precondition, started, reads);
       }
       recordStepDuration(event.step, now() - started);
     } catch (error) {
@@ -113,9 +116,14 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     return 'run';
   }
 
-  function buildContext(secretArn: string, event: RotationEvent, redactor: Redactor): RotationContext {
+  function buildContext(
+    secretArn: string,
+    event: RotationEvent,
+    redactor: Redactor,
+    reads: VersionReadMemo,
+  ): RotationContext {
     const read = async (selector: { versionId?: string; stage?: string }, id = secretArn) => {
-      const version = await store.getVersion(id, selector);
+      const version = await reads.getVersion(id, selector);
       if (version) redactor.addSecretString(version.secretString);
       return version;
     };
@@ -161,16 +169,20 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     event: RotationEvent,
     precondition: Precondition,
     started: number,
+    reads: VersionReadMemo,
   ): Promise<void> {
     switch (event.step) {
       case RotationStep.CREATE:
-        return createSecret(context, description, event);
+        return createSecret(context, description, event, reads);
       case RotationStep.SET:
+        // Every strategy's setSecret reads AWSCURRENT: ask for it while AWSPENDING is read. The read memo hands
+        // the strategy this same read; a failed one is not remembered, so the strategy sees its own error.
+        context.secrets.current().catch(() => {});
         return strategy.set(context, await requirePending(context));
       case RotationStep.TEST:
         return strategy.test(context, await requirePending(context));
       case RotationStep.FINISH:
-        return finishSecret(context, description, precondition === 'already-current', started);
+        return finishSecret(context, description, precondition === 'already-current', started, reads);
     }
   }
 
@@ -178,15 +190,21 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     context: RotationContext,
     description: SecretDescription,
     event: RotationEvent,
+    reads: VersionReadMemo,
   ): Promise<void> {
     // The current value must exist and be readable even when the pending one is already there.
+    // Both are read in any case: in parallel, one round trip instead of two. A missing AWSCURRENT is reported
+    // first, whichever read fails first.
+    const pendingRead = context.secrets.pending();
+    pendingRead.catch(() => {});
     const current = await context.secrets.current();
-    if (await context.secrets.pending()) {
+    if (await pendingRead) {
       logger.info('AWSPENDING already has a value for this token; createSecret has nothing to do');
       return;
     }
     const secretString = await strategy.createPending(context, current);
     invocationRedactor().addSecretString(secretString);
+    reads.forget();
     const created = await store.putPending(description.arn, event.token, secretString, event.rotationToken);
     if (!created) {
       // A concurrent createSecret with the same token put its own value first: keep theirs.
@@ -206,6 +224,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     description: SecretDescription,
     alreadyCurrent: boolean,
     started: number,
+    reads: VersionReadMemo,
   ): Promise<void> {
     const secretArn = description.arn;
     const token = context.token;
@@ -213,7 +232,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     let current: SecretVersion | undefined;
     if (alreadyCurrent) {
       previousVersionId = versionWithStage(description, Stage.PREVIOUS);
-      current = await store.getVersion(secretArn, { versionId: token });
+      current = await reads.getVersion(secretArn, { versionId: token });
       if (current) invocationRedactor().addSecretString(current.secretString);
       logger.info('Version is already AWSCURRENT; completing follow-up work only');
     } else {
@@ -222,6 +241,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       const currentVersionId = versionWithStage(description, Stage.CURRENT);
       if (currentVersionId === undefined) throw new CurrentVersionMissingError(secretArn);
       try {
+        reads.forget();
         await store.updateStage(secretArn, Stage.CURRENT, { moveTo: token, removeFrom: currentVersionId });
         logger.info('Moved AWSCURRENT to the new version', { previousVersionId: currentVersionId });
       } catch (error) {
@@ -233,12 +253,13 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       previousVersionId = currentVersionId;
     }
     if (description.versionIdsToStages[token]?.includes(Stage.PENDING)) {
+      reads.forget();
       await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
     }
     if (strategy.afterFinish) {
       if (!current) throw new CurrentVersionMissingError(secretArn);
       const previous = previousVersionId
-        ? await store.getVersion(secretArn, { versionId: previousVersionId })
+        ? await reads.getVersion(secretArn, { versionId: previousVersionId })
         : undefined;
       if (previous) invocationRedactor().addSecretString(previous.secretString);
       await strategy.afterFinish(context, {

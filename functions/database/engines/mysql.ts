@@ -19,7 +19,7 @@ import {
   type UserPair,
 } from './engine';
 import { fitsUsername, truncateUsername, USERNAME_LIMITS } from './naming';
-import { verifiedTls } from './trust';
+import { mysqlTls } from './trust';
 
 /** Error codes of refused credentials. */
 const AUTHENTICATION = new Set([1045, 1698]);
@@ -452,9 +452,9 @@ export class MySqlEngine implements DatabaseEngine {
         ...(target.database ? { database: target.database } : {}),
         connectTimeout: this.settings.connectTimeoutMs,
         charset: 'utf8mb4',
-        // mysql2 checks the certificate's host name only with verifyIdentity: without it, any certificate
-        // from a trusted CA (any public one, since Node's roots are trusted) would pass for the database.
-        ...(target.ssl ? { ssl: { ...verifiedTls(this.settings.caPem), verifyIdentity: true } } : {}),
+        // mysql2 checks the certificate's host name only with verifyIdentity (mysqlTls sets it): without it, any
+        // certificate from a trusted CA would pass for the database.
+        ...(target.ssl ? { ssl: mysqlTls(this.settings.caPem) } : {}),
       });
       connection.on('error', () => {
         // A dropped connection surfaces on the next query; never crash the function on it.

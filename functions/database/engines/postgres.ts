@@ -19,7 +19,7 @@ import {
 } from './engine';
 import { fitsUsername, truncateUsername, USERNAME_LIMITS } from './naming';
 import { saslPrep } from './saslprep';
-import { verifiedTls } from './trust';
+import { postgresTls } from './trust';
 
 /** SQLSTATEs and socket errors after which another attempt may succeed. */
 const TRANSIENT = new Set([
@@ -131,7 +131,7 @@ export class PostgresEngine implements DatabaseEngine {
       password: target.password,
       database: target.database ?? 'postgres',
       connectionTimeoutMillis: this.settings.connectTimeoutMs,
-      ssl: target.ssl ? verifiedTls(this.settings.caPem) : false,
+      ssl: target.ssl ? postgresTls(this.settings.caPem) : false,
     });
     client.on('error', () => {
       // A dropped idle connection surfaces on the next query; never crash the function on it.

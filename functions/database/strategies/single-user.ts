@@ -41,14 +41,13 @@ export class SingleUserStrategy implements RotationStrategy {
     const strict = (secret: DatabaseSecret) => withStrictestTransport(secret, pending, current, previous);
     const pendingTarget = strict(pending);
 
-    const already = await tryLogin(this.deps, context, pendingTarget, Stage.PENDING);
-    if (already) {
-      await using(already, (session) => session.check());
-      context.logger.info('The pending password already works; setSecret has nothing to do');
-      return;
-    }
+    // One login in the usual case: with AWSCURRENT, which then changes the password. The user has one
+    // password, so AWSCURRENT logging in means AWSPENDING cannot yet; when AWSCURRENT is refused, AWSPENDING
+    // logging in means a previous run changed it already (a crash after the change). testSecret proves the
+    // new password with a login of its own, so setSecret does not log in again after a change that succeeded.
     for (const [label, credentials] of [
       [Stage.CURRENT, current],
+      [Stage.PENDING, pending],
       [Stage.PREVIOUS, previous],
     ] as const) {
       if (!credentials) continue;
@@ -56,6 +55,11 @@ export class SingleUserStrategy implements RotationStrategy {
       if (!session) {
         context.logger.info('Login refused', { credentials: label });
         continue;
+      }
+      if (label === Stage.PENDING) {
+        await using(session, (s) => s.check());
+        context.logger.info('The pending password already works; setSecret has nothing to do');
+        return;
       }
       const form = await using(session, (s) => s.changeOwnPassword(pending.password)).catch(
         (error: unknown) => {
@@ -68,7 +72,10 @@ export class SingleUserStrategy implements RotationStrategy {
           throw error;
         },
       );
-      if (form) context.logger.info('Changed the password', { loggedInWith: label, passwordSentAs: form });
+      if (form) {
+        context.logger.info('Changed the password', { loggedInWith: label, passwordSentAs: form });
+        return;
+      }
       await using(await loginAfterChange(this.deps, context, pendingTarget, Stage.PENDING), (s) => s.check());
       return;
     }

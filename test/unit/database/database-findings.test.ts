@@ -157,17 +157,17 @@ describe('fallback never weakens transport', () => {
 });
 
 describe('concurrency for setSecret', () => {
-  it('a duplicate setSecret that finds the password changed by its racer between two logins succeeds', async () => {
-    // GIVEN a racer that changes the password just after our pending login was refused
+  it('a duplicate setSecret whose AWSCURRENT login is refused because its racer just changed the password succeeds', async () => {
+    // GIVEN a racer whose password change lands while our AWSCURRENT login is on its way
     const { fake, engine, arn, run } = setUp('single-user', secretOf('app', 'first-password-1'));
     engine.users.set('app', 'first-password-1');
     const token = fake.startRotation(arn);
     await run(token, 'createSecret');
     const pending = fake.valueOf<Creds>(arn, 'AWSPENDING').password;
-    let pendingAttempts = 0;
+    let currentAttempts = 0;
     engine.onConnect = (target) => {
-      if (target.password === pending && ++pendingAttempts === 1) {
-        queueMicrotask(() => engine.users.set('app', pending)); // the racer's ALTER lands now
+      if (target.password === 'first-password-1' && ++currentAttempts === 1) {
+        engine.users.set('app', pending); // the racer's ALTER lands now
       }
     };
     // WHEN

@@ -92,8 +92,37 @@ describe('single-user strategy', () => {
     engine.refuseNext = 2;
     engine.connects = 0;
     await run(token, 'setSecret');
-    // pending: 2 refused connections + 1 auth refusal (not retried); current: 1; verification: 1
-    expect(engine.connects).toBe(5);
+    // current: 2 refused connections, then the login that changes the password; nothing else
+    expect(engine.connects).toBe(3);
+  });
+
+  it('logs in twice per rotation: once to change the password, once in testSecret to prove it', async () => {
+    // GIVEN
+    const { fake, engine, arn, rotate } = setUp('single-user', secretOf('app', 'first-password-1'));
+    engine.users.set('app', 'first-password-1');
+    // WHEN
+    await rotate();
+    // THEN no login is refused and none repeats what another proves
+    expect(engine.connects).toBe(2);
+    expect(engine.users.get('app')).toBe(fake.valueOf<Creds>(arn).password);
+  });
+
+  it('does not log in with the pending password before trying the current one', async () => {
+    // GIVEN
+    const { fake, engine, arn, run } = setUp('single-user', secretOf('app', 'first-password-1'));
+    engine.users.set('app', 'first-password-1');
+    const token = fake.startRotation(arn);
+    await run(token, 'createSecret');
+    const seen: string[] = [];
+    const connect = engine.connect.bind(engine);
+    engine.connect = async (target) => {
+      seen.push(target.password === 'first-password-1' ? 'current' : 'other');
+      return connect(target);
+    };
+    // WHEN
+    await run(token, 'setSecret');
+    // THEN
+    expect(seen).toEqual(['current']);
   });
 
   it.each([
@@ -131,6 +160,18 @@ describe('alternating-users strategy', () => {
       'admin sets password of app_clone',
       'admin aligns app_clone with app',
     ]);
+  });
+
+  it('logs in twice per rotation: as the master to set the password, as the pending user in testSecret', async () => {
+    // GIVEN the clone exists (the first rotation created it)
+    const { engine, rotate } = setUp('alternating-users', secretOf('app', 'first-password-1'));
+    engine.users.set('app', 'first-password-1');
+    await rotate();
+    engine.connects = 0;
+    // WHEN
+    await rotate();
+    // THEN
+    expect(engine.connects).toBe(2);
   });
 
   it('shortens a long user name to fit the engine, and still finds its way back', async () => {

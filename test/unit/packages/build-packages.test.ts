@@ -63,6 +63,7 @@ describe('the esbuild options of ROTATION_BUNDLING', () => {
       logLevel: 'warning',
       minify: true,
       sourcemap: true,
+      sourcesContent: false,
       target: 'node24',
       external: ['pg-native'],
     });
