@@ -211,6 +211,9 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     const token = context.token;
     let previousVersionId: string | undefined;
     let current: SecretVersion | undefined;
+    // What the labels look like now: a concurrent finishSecret with the same token may move them under us.
+    let latest = description;
+    let replay = alreadyCurrent;
     if (alreadyCurrent) {
       previousVersionId = versionWithStage(description, Stage.PREVIOUS);
       current = await store.getVersion(secretArn, { versionId: token });
@@ -226,14 +229,23 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
         logger.info('Moved AWSCURRENT to the new version', { previousVersionId: currentVersionId });
       } catch (error) {
         // A concurrent finishSecret may have moved the label first; then there is nothing left to move.
-        const latest = await store.describe(secretArn);
+        latest = await store.describe(secretArn);
         if (!latest.versionIdsToStages[token]?.includes(Stage.CURRENT)) throw error;
+        replay = true;
         logger.info('A concurrent finishSecret already moved AWSCURRENT');
       }
       previousVersionId = currentVersionId;
     }
-    if (description.versionIdsToStages[token]?.includes(Stage.PENDING)) {
-      await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
+    if (latest.versionIdsToStages[token]?.includes(Stage.PENDING)) {
+      try {
+        await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
+      } catch (error) {
+        // PROTOCOL "Concurrency": two finishSecret at once; the other one cleared AWSPENDING first.
+        const after = await store.describe(secretArn);
+        const stages = after.versionIdsToStages[token] ?? [];
+        if (stages.includes(Stage.PENDING) || !stages.includes(Stage.CURRENT)) throw error;
+        logger.info('A concurrent finishSecret already cleared AWSPENDING');
+      }
     }
     if (strategy.afterFinish) {
       if (!current) throw new CurrentVersionMissingError(secretArn);
@@ -255,7 +267,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       ...(previousVersionId ? { previousVersionId } : {}),
       ...(rotationStarted !== undefined ? { durationMs: Math.max(0, now() - rotationStarted) } : {}),
       finishDurationMs: now() - started,
-      replay: alreadyCurrent,
+      replay,
     });
     metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);
   }
