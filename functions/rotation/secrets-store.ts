@@ -41,7 +41,10 @@ export class SecretsStore {
     };
   }
 
-  /** The version with its value, or `undefined` when it does not exist or has no value yet. */
+  /**
+   * The version with its value, or `undefined` when it does not exist, has no value yet, or (with both a
+   * version id and a stage) does not hold that stage.
+   */
   async getVersion(secretId: string, selector: VersionSelector): Promise<SecretVersion | undefined> {
     try {
       const out = await this.client.send(
@@ -60,6 +63,10 @@ export class SecretsStore {
       };
     } catch (error) {
       if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      // A VersionId with a VersionStage it no longer holds (the stage moved on, or a racer cleared it) is
+      // InvalidRequestException in AWS and moto: that version is not at that stage, so there is none. Without
+      // both selectors the same error means something else (a secret marked for deletion) and is kept.
+      if (selector.versionId && selector.stage && isNamed(error, 'InvalidRequestException')) return undefined;
       throw error;
     }
   }
