@@ -64,9 +64,12 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     throw new RotationError('An EventBridge client is required when an event bus is configured');
   }
 
-  return async (rawEvent: unknown): Promise<void> => {
+  return (rawEvent: unknown): Promise<void> => {
     const redactor = new Redactor();
-    scope.current = redactor;
+    return scope.run(redactor, () => invoke(rawEvent, redactor));
+  };
+
+  async function invoke(rawEvent: unknown, redactor: Redactor): Promise<void> {
     const started = now();
     const event = parseRotationEvent(rawEvent);
     logger.appendKeys({
@@ -96,9 +99,8 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
-      scope.current = undefined;
     }
-  };
+  }
 
   function checkPreconditions(description: SecretDescription, event: RotationEvent): Precondition {
     if (!description.rotationEnabled) throw new RotationNotEnabledError(description.arn);
@@ -317,7 +319,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       // Ours, and its message is clean; whatever it wraps may not be (a driver's text can quote a value).
       if (error.cause !== undefined) {
         Object.defineProperty(error, 'cause', {
-          value: scrubbedCopy(error.cause, redactor),
+          value: redactor.scrubError(error.cause),
           enumerable: false,
         });
       }
@@ -329,7 +331,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       event.token,
       name,
       `${event.step} failed for secret ${secretArn} (version ${event.token}): ${name}: ${message}`,
-      { cause: scrubbedCopy(error, redactor) },
+      { cause: redactor.scrubError(error) },
     );
   }
 
@@ -338,26 +340,6 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     if (!scope.current) throw new RotationError('No invocation in progress');
     return scope.current;
   }
-}
-
-/**
- * A copy of an error, and of what it wraps, with every secret value the invocation has seen removed from
- * messages and stacks. Errors leave the function (the Lambda runtime reports them, callers log them with
- * their causes), so none may carry the raw text a driver or provider put in it.
- */
-function scrubbedCopy(error: unknown, redactor: Redactor, depth = 0): Error {
-  const copy = new Error(redactor.redact(error instanceof Error ? error.message : String(error)));
-  copy.name = errorName(error);
-  copy.stack =
-    error instanceof Error && error.stack ? redactor.redact(error.stack) : `${copy.name}: ${copy.message}`;
-  const cause = error instanceof Error ? error.cause : undefined;
-  if (cause !== undefined && depth < 4) {
-    Object.defineProperty(copy, 'cause', {
-      value: scrubbedCopy(cause, redactor, depth + 1),
-      enumerable: false,
-    });
-  }
-  return copy;
 }
 
 function errorName(error: unknown): string {
