@@ -110,6 +110,26 @@ export class FakeSecretsManager {
     return token;
   }
 
+  /**
+   * What `RotateSecret` with `RotateImmediately=false` stages before it invokes testSecret alone: a temporary
+   * AWSPENDING version holding a copy of AWSCURRENT (what moto does; AWS documents only that it is
+   * temporary). `endConfigurationTest` removes its label again, as the service does.
+   */
+  startConfigurationTest(secretId: string, token: string = randomUUID()): string {
+    const secret = this.secret(secretId);
+    const current = this.versionOf(secretId, 'AWSCURRENT');
+    const value = current ? secret.versions.get(current)?.secretString : undefined;
+    this.moveStage(secret, 'AWSPENDING', token);
+    const version = secret.versions.get(token);
+    if (version) version.secretString = value;
+    return token;
+  }
+
+  /** Removes the temporary AWSPENDING of `startConfigurationTest`. */
+  endConfigurationTest(secretId: string, token: string): void {
+    this.secret(secretId).versions.get(token)?.stages.delete('AWSPENDING');
+  }
+
   /** The version id holding `stage`. */
   versionOf(secretId: string, stage: string): string | undefined {
     for (const [id, version] of this.secret(secretId).versions) if (version.stages.has(stage)) return id;
