@@ -120,11 +120,20 @@ export class RotationDriver {
     return arn;
   }
 
+  /**
+   * What `RotateSecret` does before the first invocation: stages a new token as AWSPENDING on a version with
+   * no value (as the function's client sees it) and enables rotation. Returns the token. `rotate` does this
+   * itself; tests that invoke the steps one by one start here.
+   */
+  async startRotation(secretId: string, token: string = randomUUID()): Promise<{ secretArn: string; token: string }> {
+    const secretArn = await this.enableRotation(secretId);
+    this.#staged.set(secretArn, token);
+    return { secretArn, token };
+  }
+
   /** Rotates a secret once through `fn`, as Secrets Manager would. */
   async rotate(secretId: string, fn: RotationFunction, options: RotateOptions = {}): Promise<RotationRecord> {
-    const secretArn = await this.enableRotation(secretId);
-    const token = randomUUID();
-    this.#staged.set(secretArn, token);
+    const { secretArn, token } = await this.startRotation(secretId);
     const steps: StepRecord[] = [];
     const started = Date.now();
     const maxAttempts = options.maxAttempts ?? 3;
