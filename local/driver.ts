@@ -125,7 +125,10 @@ export class RotationDriver {
    * no value (as the function's client sees it) and enables rotation. Returns the token. `rotate` does this
    * itself; tests that invoke the steps one by one start here.
    */
-  async startRotation(secretId: string, token: string = randomUUID()): Promise<{ secretArn: string; token: string }> {
+  async startRotation(
+    secretId: string,
+    token: string = randomUUID(),
+  ): Promise<{ secretArn: string; token: string }> {
     const secretArn = await this.enableRotation(secretId);
     this.#staged.set(secretArn, token);
     return { secretArn, token };
