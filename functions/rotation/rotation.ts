@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -19,6 +20,7 @@ import { createRotationLogger, createRotationMetrics, RedactionScope } from './o
 import { Redactor } from './redactor';
 import { type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
 import type {
+  OutsideWriteResolution,
   PasswordOptions,
   RotationContext,
   RotationEvent,
@@ -105,7 +107,12 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
   function checkPreconditions(description: SecretDescription, event: RotationEvent): Precondition {
     if (!description.rotationEnabled) throw new RotationNotEnabledError(description.arn);
     const stages = description.versionIdsToStages[event.token];
-    if (stages === undefined) throw new VersionNotFoundError(description.arn, event.token);
+    if (stages === undefined) {
+      // The token lost its labels: another version took AWSPENDING (an outside write) or it never existed.
+      const pending = versionWithStage(description, Stage.PENDING);
+      if (pending !== undefined) throw new ForeignPendingVersionError(description.arn, event.token, pending);
+      throw new VersionNotFoundError(description.arn, event.token);
+    }
     if (stages.includes(Stage.CURRENT)) return 'already-current';
     if (!stages.includes(Stage.PENDING)) {
       const pending = versionWithStage(description, Stage.PENDING);
@@ -138,6 +145,24 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
           const version = await read({ stage }, secretId);
           if (!version) throw new CurrentVersionMissingError(secretId);
           return version;
+        },
+        deprecated: async (limit) => {
+          let ids: string[];
+          try {
+            ids = await store.deprecatedVersionIds(secretArn, limit);
+          } catch (error) {
+            // Recovery is a bonus, not a precondition: without the permission, there is nothing to recover.
+            logger.warn('Could not list the deprecated versions of the secret', {
+              errorName: errorName(error),
+            });
+            return [];
+          }
+          const versions: SecretVersion[] = [];
+          for (const versionId of ids) {
+            const version = await read({ versionId });
+            if (version) versions.push(version);
+          }
+          return versions;
         },
       },
       passwords: {
@@ -226,6 +251,10 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       current = await requirePending(context);
       const currentVersionId = versionWithStage(description, Stage.CURRENT);
       if (currentVersionId === undefined) throw new CurrentVersionMissingError(secretArn);
+      const { resolution, outside } = await reconcile(context, current);
+      if (resolution.action !== 'move' && outside) {
+        return finishAfterOutsideWrite(context, description, current, outside, resolution, started);
+      }
       try {
         await store.updateStage(secretArn, Stage.CURRENT, { moveTo: token, removeFrom: currentVersionId });
         logger.info('Moved AWSCURRENT to the new version', { previousVersionId: currentVersionId });
@@ -270,6 +299,78 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       ...(rotationStarted !== undefined ? { durationMs: Math.max(0, now() - rotationStarted) } : {}),
       finishDurationMs: now() - started,
       replay,
+    });
+    metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);
+  }
+
+  /** What the strategy makes of AWSCURRENT as it is now; `move` unless the strategy says otherwise. */
+  async function reconcile(
+    context: RotationContext,
+    pending: SecretVersion,
+  ): Promise<{ resolution: OutsideWriteResolution; outside?: SecretVersion }> {
+    if (!strategy.reconcileOutsideWrite) return { resolution: { action: 'move' } };
+    const current = await context.secrets.current();
+    return {
+      resolution: await strategy.reconcileOutsideWrite(context, { current, pending }),
+      outside: current,
+    };
+  }
+
+  /**
+   * finishSecret after an outside write during the rotation (finding 13): AWSCURRENT is the outside version,
+   * or the reconciled one this function put; the token's version is left without a label (a later rotation
+   * still finds its credentials among the deprecated versions). Says loudly what it did, as a follow-up event.
+   */
+  async function finishAfterOutsideWrite(
+    context: RotationContext,
+    description: SecretDescription,
+    pending: SecretVersion,
+    outside: SecretVersion,
+    resolution: Exclude<OutsideWriteResolution, { action: 'move' }>,
+    started: number,
+  ): Promise<void> {
+    const secretArn = description.arn;
+    let currentVersionId = outside.versionId;
+    if (resolution.action === 'replace') {
+      currentVersionId = derivedVersionId(context.token, outside.versionId);
+      invocationRedactor().addSecretString(resolution.secretString);
+      await store.putCurrent(secretArn, currentVersionId, resolution.secretString, undefined);
+      logger.warn(
+        'AWSCURRENT was written from outside during the rotation; put it again with the new credentials',
+        {
+          outsideVersionId: outside.versionId,
+          versionId: currentVersionId,
+          keptFields: resolution.keptFields,
+        },
+      );
+    } else {
+      logger.info('AWSCURRENT already holds the reconciled value; clearing AWSPENDING only');
+    }
+    try {
+      await store.updateStage(secretArn, Stage.PENDING, { removeFrom: context.token });
+    } catch (error) {
+      const after = await store.describe(secretArn);
+      if (after.versionIdsToStages[context.token]?.includes(Stage.PENDING)) throw error;
+    }
+    if (resolution.action === 'replace') {
+      await context.publishFollowUp('outside-write-reconciled', {
+        versionId: currentVersionId,
+        outsideVersionId: outside.versionId,
+        rotationVersionId: context.token,
+        keptFields: resolution.keptFields,
+        message:
+          'A value was written to the secret during the rotation, after the credentials had been changed. ' +
+          'AWSCURRENT now holds that value with the new credentials; check that it is what you meant.',
+      });
+    }
+    const rotationStarted = pending.createdDate?.getTime();
+    await events.publish(EventDetailType.ROTATED, {
+      ...baseDetail(secretArn),
+      versionId: currentVersionId,
+      ...(resolution.action === 'replace' ? { previousVersionId: outside.versionId } : {}),
+      ...(rotationStarted !== undefined ? { durationMs: Math.max(0, now() - rotationStarted) } : {}),
+      finishDurationMs: now() - started,
+      replay: resolution.action === 'keep-current',
     });
     metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);
   }
@@ -340,6 +441,16 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     if (!scope.current) throw new RotationError('No invocation in progress');
     return scope.current;
   }
+}
+
+/**
+ * A version id (UUID-shaped, as ClientRequestToken requires) derived from the rotation's token and the
+ * outside version it reconciles: a retry after a crash puts the same version again, never a second one.
+ */
+function derivedVersionId(token: string, outsideVersionId: string): string {
+  const hex = createHash('sha256').update(`reconcile:${token}:${outsideVersionId}`).digest('hex');
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function errorName(error: unknown): string {

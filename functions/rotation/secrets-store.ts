@@ -2,6 +2,7 @@ import {
   DescribeSecretCommand,
   GetRandomPasswordCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -96,6 +97,49 @@ export class SecretsStore {
       if (isNamed(error, 'ResourceExistsException')) return false;
       throw error;
     }
+  }
+
+  /**
+   * Puts a value as a new AWSCURRENT version (AWSPREVIOUS follows the version it replaces). Only for
+   * reconciling an outside write during a rotation; `versionId` is derived so that a retry puts the same
+   * version again instead of another one. Returns `false` when that version exists with another value.
+   */
+  async putCurrent(
+    secretArn: string,
+    versionId: string,
+    secretString: string,
+    rotationToken: string | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutSecretValueCommand({
+          SecretId: secretArn,
+          ClientRequestToken: versionId,
+          SecretString: secretString,
+          VersionStages: [Stage.CURRENT],
+          ...(rotationToken ? { RotationToken: rotationToken } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isNamed(error, 'ResourceExistsException')) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Versions without a staging label ("deprecated"), newest first, at most `limit`. Secrets Manager keeps
+   * about a hundred of them. One page: recovery only ever needs the latest few.
+   */
+  async deprecatedVersionIds(secretArn: string, limit: number): Promise<string[]> {
+    const out = await this.client.send(
+      new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: true, MaxResults: 100 }),
+    );
+    return (out.Versions ?? [])
+      .filter((v) => v.VersionId !== undefined && (v.VersionStages ?? []).length === 0)
+      .sort((a, b) => (b.CreatedDate?.getTime() ?? 0) - (a.CreatedDate?.getTime() ?? 0))
+      .slice(0, limit)
+      .map((v) => v.VersionId as string);
   }
 
   /** Moves `stage` to `moveTo` (taking it from `removeFrom`), or removes it from `removeFrom` alone. */

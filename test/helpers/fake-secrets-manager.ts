@@ -151,8 +151,12 @@ export class FakeSecretsManager {
     return out;
   }
 
-  /** A `PutSecretValue` from outside the rotation (default stages: becomes AWSCURRENT, strips AWSPENDING). */
-  putFromOutside(secretId: string, value: string | object): string {
+  /**
+   * A `PutSecretValue` from outside the rotation (default stages: becomes AWSCURRENT). By default it also
+   * strips AWSPENDING, as PROTOCOL.md says the service does when it reports RotationAbandoned; with
+   * `keepPending` the rotation's AWSPENDING stays (what moto does).
+   */
+  putFromOutside(secretId: string, value: string | object, options: { keepPending?: boolean } = {}): string {
     const id = randomUUID();
     const secret = this.secret(secretId);
     secret.versions.set(id, {
@@ -161,7 +165,8 @@ export class FakeSecretsManager {
       createdDate: new Date(),
     });
     this.attachStage(secret, 'AWSCURRENT', id);
-    for (const version of secret.versions.values()) version.stages.delete('AWSPENDING');
+    if (!options.keepPending)
+      for (const version of secret.versions.values()) version.stages.delete('AWSPENDING');
     return id;
   }
 
