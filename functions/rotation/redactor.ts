@@ -46,10 +46,13 @@ interface Form {
   readonly ignoreCase: boolean;
   /** Matched only as a whole token. */
   readonly bounded: boolean;
+  /** A base64 encoding: the characters next to it also carry bits of the value, and go with it. */
+  readonly base64?: boolean;
 }
 
 interface CompiledForm {
   readonly bounded: boolean;
+  readonly base64: boolean;
   readonly pattern: RegExp;
   /** The same form with line breaks removed, searched in the text with line breaks removed. */
   readonly splitPattern?: RegExp;
@@ -136,7 +139,7 @@ export class Redactor {
       for (const match of text.matchAll(form.pattern)) {
         const span: [number, number] = [match.index, match.index + match[0].length];
         if (form.bounded && insideArn(span[0], span[1])) continue;
-        found.push(span);
+        found.push(form.base64 ? widenBase64(text, span) : span);
       }
     }
     const split = stripLineBreaks(text);
@@ -169,6 +172,7 @@ export class Redactor {
       const unbroken = form.text.replace(LINE_BREAK, '');
       return {
         bounded: form.bounded,
+        base64: form.base64 === true,
         pattern,
         ...(unbroken.length >= SPLIT_LENGTH
           ? { splitPattern: new RegExp(escapeRegExp(unbroken), flags) }
@@ -208,7 +212,7 @@ function formsOf(value: string): Form[] {
     bounded: text.length < ANYWHERE_LENGTH,
   }));
   for (const text of base64Forms(bytes)) {
-    forms.push({ text, ignoreCase: false, bounded: text.length < ANYWHERE_LENGTH });
+    forms.push({ text, ignoreCase: false, bounded: text.length < ANYWHERE_LENGTH, base64: true });
   }
   return forms.filter((form) => form.text.length >= MIN_REDACTED_LENGTH);
 }
@@ -231,6 +235,19 @@ function base64Forms(bytes: Buffer): string[] {
   }
   for (const text of [...out]) out.add(text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
   return [...out];
+}
+
+/**
+ * A base64 match widened by the group of four characters on each side: at another byte alignment those
+ * mix the value's first and last bytes with their neighbours' (`Basic base64(user:password)`).
+ */
+function widenBase64(text: string, [start, end]: [number, number]): [number, number] {
+  const isBase64 = (c: string | undefined) => c !== undefined && /[A-Za-z0-9+/=_-]/.test(c);
+  let from = start;
+  while (from > 0 && start - from < 4 && isBase64(text[from - 1])) from--;
+  let to = end;
+  while (to < text.length && to - end < 4 && isBase64(text[to])) to++;
+  return [from, to];
 }
 
 function asciiEscaped(text: string): string {

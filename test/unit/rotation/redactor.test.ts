@@ -62,10 +62,11 @@ describe('Redactor: the forms a value takes on its way into a message (finding 7
       const header = `Basic ${Buffer.from(`${'u'.repeat(n)}:${PASSWORD}`).toString('base64')}`;
       // WHEN
       const out = redactor.redact(`sent authorization ${header}`);
-      // THEN the characters that encode the password are gone
+      // THEN every character that carries a bit of the password is gone; only whole groups of the user stay
       expect(out).toContain(REDACTED);
       const kept = out.replace('sent authorization Basic ', '').split(REDACTED).join('');
-      expect(kept.length).toBeLessThanOrEqual(8);
+      expect(kept.length).toBeLessThanOrEqual(Math.floor((n + 1) / 3) * 4);
+      expect(out.startsWith(`sent authorization Basic ${kept}${REDACTED}`)).toBe(true);
     },
   );
 
