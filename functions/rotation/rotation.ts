@@ -48,7 +48,7 @@ export interface RotationHandlerDependencies {
 export type RotationHandler = (event: unknown, context?: unknown) => Promise<void>;
 
 /** Outcome of the preconditions: run the step, or the token is already AWSCURRENT. */
-type Precondition = 'run' | 'already-current';
+type Precondition = 'run' | 'already-current' | 'reconciled';
 
 /**
  * Builds the Lambda handler of a rotation function from a strategy. The protocol (preconditions, staging
@@ -91,6 +91,8 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       const context = buildContext(secretArn, event, redactor);
       if (precondition === 'already-current' && event.step !== RotationStep.FINISH) {
         logger.info('Version is already AWSCURRENT; nothing to do');
+      } else if (precondition === 'reconciled') {
+        logger.info('finishSecret already reconciled an outside write with this rotation; nothing to do');
       } else {
         await runStep(context, description, event, precondition, started);
       }
@@ -108,6 +110,18 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     if (!description.rotationEnabled) throw new RotationNotEnabledError(description.arn);
     const stages = description.versionIdsToStages[event.token];
     if (stages === undefined) {
+      // A finishSecret (a retry, or a racer) already reconciled an outside write: AWSCURRENT is the version it
+      // derived from this token and the outside version, now AWSPREVIOUS.
+      const current = versionWithStage(description, Stage.CURRENT);
+      const previous = versionWithStage(description, Stage.PREVIOUS);
+      if (
+        event.step === RotationStep.FINISH &&
+        current !== undefined &&
+        previous !== undefined &&
+        current === derivedVersionId(event.token, previous)
+      ) {
+        return 'reconciled';
+      }
       // The token lost its labels: another version took AWSPENDING (an outside write) or it never existed.
       const pending = versionWithStage(description, Stage.PENDING);
       if (pending !== undefined) throw new ForeignPendingVersionError(description.arn, event.token, pending);

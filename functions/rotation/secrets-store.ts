@@ -32,7 +32,8 @@ export class SecretsStore {
     const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
     const stages: Record<string, readonly string[]> = {};
     for (const [versionId, labels] of Object.entries(out.VersionIdsToStages ?? {})) {
-      stages[versionId] = labels ?? [];
+      // AWS lists only versions with labels; moto also lists unlabelled ones, with none (MOTO-DIFFERENCES.md).
+      if (labels && labels.length > 0) stages[versionId] = labels;
     }
     return {
       arn: out.ARN ?? secretId,

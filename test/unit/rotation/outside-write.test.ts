@@ -78,6 +78,23 @@ describe('an outside write during a single-user rotation (finding 13)', () => {
     expect(JSON.stringify(s.followUps())).not.toContain(s.fake.valueOf<{ password: string }>(s.arn).password);
   });
 
+  it('PROTOCOL "Concurrency": a second finishSecret after the reconciliation succeeds and writes nothing', async () => {
+    // GIVEN a reconciled outside write
+    const s = setUp();
+    const token = await afterSetSecret(s);
+    s.fake.putFromOutside(s.arn, { ...INITIAL, proxy: 'proxy.internal' }, { keepPending: true });
+    await s.run(token, 'testSecret');
+    await s.run(token, 'finishSecret');
+    const stages = s.fake.stages(s.arn);
+    s.fake.mock.resetHistory();
+    // WHEN a duplicate invocation arrives
+    await s.run(token, 'finishSecret');
+    // THEN
+    expect(s.fake.stages(s.arn)).toEqual(stages);
+    expect(s.fake.mock).not.toHaveReceivedCommand(PutSecretValueCommand);
+    expect(s.fake.mock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
+  });
+
   it('converges when finishSecret is retried after a crash between putting the reconciled value and clearing AWSPENDING', async () => {
     // GIVEN
     const s = setUp();
