@@ -5,6 +5,7 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -399,6 +400,31 @@ describe('documented moto differences (local/MOTO-DIFFERENCES.md); the fake foll
       'InvalidParameterException',
     );
     expect(await versionAt(admin, arn, 'AWSCURRENT')).toBeUndefined();
+  });
+
+  it('moto copies a stale value into the temporary AWSPENDING of RotateImmediately=false after a label move', async () => {
+    const created = await admin.send(
+      new CreateSecretCommand({ Name: `contract/${randomUUID()}`, SecretString: 'v0' }),
+    );
+    const arn = created.ARN as string;
+    const rotated = randomUUID();
+    await admin.send(put(arn, rotated, 'v1', ['AWSPENDING']));
+    await admin.send(move(arn, 'AWSCURRENT', rotated, created.VersionId));
+    await admin.send(move(arn, 'AWSPENDING', undefined, rotated));
+    const temporary = randomUUID();
+    await admin
+      .send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          ClientRequestToken: temporary,
+          RotationLambdaARN: 'arn:aws:lambda:us-east-1:000000000000:function:none',
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: false,
+        }),
+      )
+      .catch(() => undefined); // moto cannot run the function
+    expect(await valueAt(admin, arn, 'AWSCURRENT')).toBe('v1');
+    expect(await valueAt(admin, arn, 'AWSPENDING')).toBe('v0');
   });
 
   it('moto demotes its stale default version on PutSecretValue after a label move, leaving two AWSCURRENT', async () => {
