@@ -183,8 +183,10 @@ export class Redactor {
   }
 
   #addLeaves(node: unknown, key: string | undefined): void {
-    if (typeof node === 'string' || (typeof node === 'number' && Number.isFinite(node))) {
-      if (key === undefined || !NON_SECRET_KEYS.has(key)) this.add(String(node));
+    // Strings only: numbers in our secrets are settings (ports, lifetimes), and redacting every `3600` in a
+    // message would hide more than it protects.
+    if (typeof node === 'string') {
+      if (key === undefined || !NON_SECRET_KEYS.has(key)) this.add(node);
     } else if (Array.isArray(node)) {
       for (const item of node) this.#addLeaves(item, key);
     } else if (typeof node === 'object' && node !== null) {

@@ -89,7 +89,7 @@ describe('Redactor: the forms a value takes on its way into a message (finding 7
 
   it('registers every leaf of a JSON secret, so a re-serialized value leaks none of them', () => {
     // GIVEN
-    const value = { username: 'app', password: PASSWORD, pin: 48213, host: 'db.internal' };
+    const value = { username: 'app', password: PASSWORD, pin: '48213', host: 'db.internal', port: 5432 };
     const redactor = new Redactor();
     redactor.addSecretString(JSON.stringify(value));
     // WHEN the value is logged pretty-printed, and as a string inside JSON
@@ -98,6 +98,7 @@ describe('Redactor: the forms a value takes on its way into a message (finding 7
     expect(out).not.toContain('Tr0ub4dor');
     expect(out).not.toContain('48213');
     expect(out).toContain('db.internal');
+    expect(out).toContain('5432');
     expect(out).toContain('"app"');
   });
 
