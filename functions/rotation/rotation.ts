@@ -211,7 +211,13 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       case RotationStep.TEST:
         return strategy.test(context, await requirePending(context));
       case RotationStep.FINISH:
-        return finishSecret(context, description, precondition === 'already-current', started);
+        return finishSecret(
+          context,
+          description,
+          precondition === 'already-current',
+          started,
+          event.rotationToken,
+        );
     }
   }
 
@@ -247,6 +253,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     description: SecretDescription,
     alreadyCurrent: boolean,
     started: number,
+    rotationToken: string | undefined,
   ): Promise<void> {
     const secretArn = description.arn;
     const token = context.token;
@@ -267,7 +274,15 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       if (currentVersionId === undefined) throw new CurrentVersionMissingError(secretArn);
       const { resolution, outside } = await reconcile(context, current);
       if (resolution.action !== 'move' && outside) {
-        return finishAfterOutsideWrite(context, description, current, outside, resolution, started);
+        return finishAfterOutsideWrite(
+          context,
+          description,
+          current,
+          outside,
+          resolution,
+          started,
+          rotationToken,
+        );
       }
       try {
         await store.updateStage(secretArn, Stage.CURRENT, { moveTo: token, removeFrom: currentVersionId });
@@ -342,13 +357,19 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     outside: SecretVersion,
     resolution: Exclude<OutsideWriteResolution, { action: 'move' }>,
     started: number,
+    rotationToken: string | undefined,
   ): Promise<void> {
     const secretArn = description.arn;
     let currentVersionId = outside.versionId;
     if (resolution.action === 'replace') {
       currentVersionId = derivedVersionId(context.token, outside.versionId);
       invocationRedactor().addSecretString(resolution.secretString);
-      await store.putCurrent(secretArn, currentVersionId, resolution.secretString, undefined);
+      if (!(await store.putCurrent(secretArn, currentVersionId, resolution.secretString, rotationToken))) {
+        throw new RotationError(
+          `Version ${currentVersionId} of secret ${secretArn} already exists with another value; it was to hold ` +
+            `the reconciliation of version ${outside.versionId} with rotation ${context.token}. Nothing was moved.`,
+        );
+      }
       logger.warn(
         'AWSCURRENT was written from outside during the rotation; put it again with the new credentials',
         {

@@ -124,7 +124,8 @@ export interface RotationStrategy {
    * one. A strategy whose target already accepts only the pending credentials (a single user whose password
    * setSecret changed) decides here what becomes of an outside write made during the rotation, so that
    * AWSCURRENT ends up working and no field written from outside is dropped silently. Throw (with a message
-   * that says what happened and what to do) when both cannot hold. Without this hook: `move`.
+   * that says what happened and what to do) when both cannot hold. Without this hook: `move`. After
+   * `keep-current` or `replace`, `afterFinish` is not called: the token's version never became current.
    */
   reconcileOutsideWrite?(
     context: RotationContext,
