@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
   type SecretsManagerClientConfig,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 
 /** The four steps, in the order Secrets Manager invokes them. */
@@ -28,6 +32,16 @@ export interface RotationRecord {
   readonly attempts: number;
   readonly steps: readonly StepRecord[];
   readonly durationMs: number;
+}
+
+/** The outcome of a configuration test (`RotateImmediately=false`). */
+export interface ConfigurationTestRecord {
+  readonly secretArn: string;
+  /** The temporary version's id. */
+  readonly token: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly errorName?: string;
 }
 
 /** Options of one rotation. */
@@ -106,11 +120,23 @@ export class RotationDriver {
     return arn;
   }
 
+  /**
+   * What `RotateSecret` does before the first invocation: stages a new token as AWSPENDING on a version with
+   * no value (as the function's client sees it) and enables rotation. Returns the token. `rotate` does this
+   * itself; tests that invoke the steps one by one start here.
+   */
+  async startRotation(
+    secretId: string,
+    token: string = randomUUID(),
+  ): Promise<{ secretArn: string; token: string }> {
+    const secretArn = await this.enableRotation(secretId);
+    this.#staged.set(secretArn, token);
+    return { secretArn, token };
+  }
+
   /** Rotates a secret once through `fn`, as Secrets Manager would. */
   async rotate(secretId: string, fn: RotationFunction, options: RotateOptions = {}): Promise<RotationRecord> {
-    const secretArn = await this.enableRotation(secretId);
-    const token = randomUUID();
-    this.#staged.set(secretArn, token);
+    const { secretArn, token } = await this.startRotation(secretId);
     const steps: StepRecord[] = [];
     const started = Date.now();
     const maxAttempts = options.maxAttempts ?? 3;
@@ -143,6 +169,64 @@ export class RotationDriver {
     }
     this.#staged.delete(secretArn);
     return { secretArn, token, succeeded, attempts: attempt, steps, durationMs: Date.now() - started };
+  }
+
+  /**
+   * Does what `RotateSecret` with `RotateImmediately=false` does: stages a temporary AWSPENDING, invokes only
+   * testSecret, then removes the temporary version's label. The temporary version comes from moto's own
+   * RotateSecret (a copy of AWSCURRENT; AWS documents only that it is temporary), whose Lambda emulation
+   * then fails to find the rotation function, which changes nothing more. Nothing else writes to the secret.
+   */
+  async testConfiguration(secretId: string, fn: RotationFunction): Promise<ConfigurationTestRecord> {
+    const secretArn = await this.enableRotation(secretId);
+    const token = randomUUID();
+    await this.#plain
+      .send(
+        new RotateSecretCommand({
+          SecretId: secretArn,
+          ClientRequestToken: token,
+          RotationLambdaARN: 'arn:aws:lambda:us-east-1:000000000000:function:configuration-test',
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: false,
+        }),
+      )
+      .catch(() => undefined); // moto cannot run the function: we invoke it ourselves below
+    const staged = await this.#plain.send(
+      new GetSecretValueCommand({ SecretId: secretArn, VersionId: token, VersionStage: 'AWSPENDING' }),
+    );
+    if (staged.VersionId !== token) throw new Error(`moto did not stage AWSPENDING on ${token}`);
+    const current = await this.#plain.send(
+      new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }),
+    );
+    if (staged.SecretString !== current.SecretString) {
+      // moto copies the value of the last version put as AWSCURRENT, stale once UpdateSecretVersionStage has
+      // moved the label (local/MOTO-DIFFERENCES.md): make the temporary version the copy of AWSCURRENT it is
+      // meant to be. moto lets a PutSecretValue replace the value of a version staged AWSPENDING.
+      await this.#plain.send(
+        new PutSecretValueCommand({
+          SecretId: secretArn,
+          ClientRequestToken: token,
+          SecretString: current.SecretString,
+          VersionStages: ['AWSPENDING'],
+        }),
+      );
+    }
+    const started = Date.now();
+    let errorName: string | undefined;
+    try {
+      await fn({ SecretId: secretArn, ClientRequestToken: token, Step: 'testSecret' });
+    } catch (error) {
+      errorName = error instanceof Error ? error.name : typeof error;
+    }
+    const durationMs = Date.now() - started;
+    await this.#plain.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretArn,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: token,
+      }),
+    );
+    return { secretArn, token, ok: errorName === undefined, durationMs, ...(errorName ? { errorName } : {}) };
   }
 
   async #arnOf(secretId: string): Promise<string | undefined> {

@@ -127,10 +127,13 @@ function createSweepHandler(
   const metrics = createRotationMetrics(API_KEY_KIND, provider.name);
   const events = new RotationEventPublisher(deps.eventBridge, config.eventBusName);
 
-  return async (raw) => {
-    const event = parseSweepEvent(raw);
+  return (raw) => {
     const redactor = new Redactor();
-    scope.current = redactor;
+    return scope.run(redactor, () => sweep(raw, redactor));
+  };
+
+  async function sweep(raw: unknown, redactor: Redactor): Promise<SweepReport> {
+    const event = parseSweepEvent(raw);
     logger.appendKeys({
       secretId: event.secretId,
       action: 'sweep',
@@ -191,14 +194,22 @@ function createSweepHandler(
       const rawMessage = error instanceof Error ? error.message : String(error);
       const message = redactor.redact(rawMessage);
       logger.error('Sweep failed', { errorName: name, errorMessage: message });
-      if (error instanceof RotationError && message === rawMessage) throw error;
+      if (error instanceof RotationError && message === rawMessage) {
+        // Ours, and its message is clean; whatever it wraps may not be (a provider's text can quote a key).
+        if (error.cause !== undefined) {
+          Object.defineProperty(error, 'cause', {
+            value: redactor.scrubError(error.cause),
+            enumerable: false,
+          });
+        }
+        throw error;
+      }
       throw new ApiKeySweepError(secretArn, [], `Sweep of secret ${secretArn} failed: ${name}: ${message}`, {
-        cause: error,
+        cause: redactor.scrubError(error),
       });
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
-      scope.current = undefined;
     }
-  };
+  }
 }

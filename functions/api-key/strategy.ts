@@ -121,12 +121,18 @@ export class ApiKeyStrategy implements RotationStrategy {
     const current = await context.secrets.current();
     const currentKey = this.#parse(context, current, Stage.CURRENT);
     const state = await store.load(context.secretArn);
-    await provider.check(
-      revocationContext(context).provider,
-      { ...this.#reference(state, pending.versionId, pendingKey), value: pendingKey.apiKey },
-      this.#reference(state, current.versionId, currentKey),
+    const replaces = this.#reference(state, current.versionId, currentKey);
+    // PROTOCOL "RotateImmediately=false": Secrets Manager runs testSecret alone against a temporary AWSPENDING
+    // (moto fills it with a copy of AWSCURRENT). That key was issued for AWSCURRENT's version, not under a
+    // name made from the temporary token: check it as the current key it is.
+    const copyOfCurrent = pendingKey.apiKey === currentKey.apiKey;
+    const key = copyOfCurrent ? replaces : this.#reference(state, pending.versionId, pendingKey);
+    await provider.check(revocationContext(context).provider, { ...key, value: pendingKey.apiKey }, replaces);
+    context.logger.info(
+      copyOfCurrent
+        ? 'AWSPENDING holds the current key (a configuration test); the provider accepts it'
+        : 'The provider accepts the pending key',
     );
-    context.logger.info('The provider accepts the pending key');
   }
 
   async afterFinish(context: RotationContext, info: FinishInfo): Promise<void> {

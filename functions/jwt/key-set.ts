@@ -140,7 +140,9 @@ export function parseKeySetOrBootstrap(secretString: string, where: ValueLocatio
   try {
     value = JSON.parse(secretString);
   } catch (error) {
-    throw invalid(where, '(value)', 'is not JSON', { cause: error });
+    // No cause: V8's SyntaxError quotes the text around the fault, which here is private key material.
+    const position = error instanceof Error ? /at position (\d+)/.exec(error.message)?.[1] : undefined;
+    throw invalid(where, '(value)', position ? `is not JSON (at position ${position})` : 'is not JSON');
   }
   if (!isRecord(value)) throw invalid(where, '(value)', 'must be a JSON object');
   const unknownMembers = Object.keys(value).filter(

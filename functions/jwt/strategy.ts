@@ -164,6 +164,19 @@ export class JwtKeySetStrategy implements RotationStrategy {
   }
 
   async test(context: RotationContext, pending: SecretVersion): Promise<void> {
+    const where = { secretArn: context.secretArn, stage: Stage.PENDING };
+    if (
+      parseKeySetOrBootstrap(pending.secretString, where) === undefined &&
+      (await context.secrets.current()).secretString === pending.secretString
+    ) {
+      // PROTOCOL "RotateImmediately=false": testSecret alone, against a temporary AWSPENDING that copies
+      // AWSCURRENT. A key set never rotated is still its bootstrap value: no key, nothing published yet. Prove
+      // what can be proved without side effects (every JWKS location can be read) and pass. A bootstrap value
+      // that is not AWSCURRENT's is refused below, as it would leave signers without a key.
+      for (const source of this.#publisher.sources()) await source.read();
+      context.logger.info('AWSPENDING is a bootstrap value (a key set never rotated): nothing to verify yet');
+      return;
+    }
     const pendingSet = await this.#parsePending(context, pending);
     const signing = signingKey(pendingSet);
     const now = this.#now();

@@ -43,7 +43,12 @@ export class VersionNotFoundError extends RotationError {
     readonly token: string,
     options?: ErrorOptions,
   ) {
-    super(`Version ${token} has no stage for rotation of secret ${secretArn}`, options);
+    super(
+      `Version ${token} has no stage for rotation of secret ${secretArn}: it is not a version of the secret, ` +
+        'or it lost its labels to a write from outside during the rotation. In that case, if setSecret already ran, ' +
+        `the target may accept only the credentials of version ${token} until the next rotation, which finds them there.`,
+      options,
+    );
     this.name = 'VersionNotFoundError';
   }
 }
@@ -70,10 +75,29 @@ export class ForeignPendingVersionError extends RotationError {
   ) {
     super(
       `Secret ${secretArn} has AWSPENDING on version ${pendingVersionId}, not on this rotation's token ${token}: ` +
-        'another rotation is in progress or was abandoned. Finish it, or remove AWSPENDING from that version, then retry.',
+        'another rotation is in progress or was abandoned. Finish it, or remove AWSPENDING from that version, then retry. ' +
+        `If this rotation's setSecret already ran, the target may accept only the credentials of version ${token} ` +
+        'until the next rotation, which finds them there.',
       options,
     );
     this.name = 'ForeignPendingVersionError';
+  }
+}
+
+/**
+ * A value was written to the secret from outside while a rotation was under way, and finishSecret cannot
+ * both keep what was written and leave AWSCURRENT working. Nothing was moved; the message says what to do.
+ */
+export class OutsideWriteError extends RotationError {
+  constructor(
+    readonly secretArn: string,
+    readonly token: string,
+    readonly currentVersionId: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'OutsideWriteError';
   }
 }
 

@@ -1,11 +1,26 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DEFAULT_METRICS_NAMESPACE } from './constants';
 import type { Redactor } from './redactor';
 
-/** Holds the redactor of the invocation under way, so the module-scoped logger can scrub every line. */
+/**
+ * Holds the redactor of the invocation under way, so the module-scoped logger can scrub every line. The
+ * redactor follows the invocation's asynchronous context, not a module-level slot: invocations that overlap
+ * in one process (the local mode, a test, a handler called twice without awaiting) each keep their own.
+ */
 export class RedactionScope {
-  current: Redactor | undefined;
+  readonly #storage = new AsyncLocalStorage<Redactor>();
+
+  /** The redactor of the invocation this code runs in, if any. */
+  get current(): Redactor | undefined {
+    return this.#storage.getStore();
+  }
+
+  /** Runs `fn` with `redactor` as the current one, for `fn` and everything it awaits or schedules. */
+  run<T>(redactor: Redactor, fn: () => Promise<T>): Promise<T> {
+    return this.#storage.run(redactor, fn);
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -20,6 +21,7 @@ import { VersionReadMemo } from './read-memo';
 import { Redactor } from './redactor';
 import { type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
 import type {
+  OutsideWriteResolution,
   PasswordOptions,
   RotationContext,
   RotationEvent,
@@ -47,7 +49,7 @@ export interface RotationHandlerDependencies {
 export type RotationHandler = (event: unknown, context?: unknown) => Promise<void>;
 
 /** Outcome of the preconditions: run the step, or the token is already AWSCURRENT. */
-type Precondition = 'run' | 'already-current';
+type Precondition = 'run' | 'already-current' | 'reconciled';
 
 /**
  * Builds the Lambda handler of a rotation function from a strategy. The protocol (preconditions, staging
@@ -65,11 +67,14 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     throw new RotationError('An EventBridge client is required when an event bus is configured');
   }
 
-  return async (rawEvent: unknown): Promise<void> => {
+  return (rawEvent: unknown): Promise<void> => {
     const redactor = new Redactor();
+    return scope.run(redactor, () => invoke(rawEvent, redactor));
+  };
+
+  async function invoke(rawEvent: unknown, redactor: Redactor): Promise<void> {
     // Reads are remembered for this invocation only: never from one step, or one invocation, to the next.
     const reads = new VersionReadMemo(store);
-    scope.current = redactor;
     const started = now();
     const event = parseRotationEvent(rawEvent);
     logger.appendKeys({
@@ -89,6 +94,8 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       const context = buildContext(secretArn, event, redactor, reads);
       if (precondition === 'already-current' && event.step !== RotationStep.FINISH) {
         logger.info('Version is already AWSCURRENT; nothing to do');
+      } else if (precondition === 'reconciled') {
+        logger.info('finishSecret already reconciled an outside write with this rotation; nothing to do');
       } else {
         await runStep(context, description, event, precondition, started, reads);
       }
@@ -99,14 +106,30 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
-      scope.current = undefined;
     }
-  };
+  }
 
   function checkPreconditions(description: SecretDescription, event: RotationEvent): Precondition {
     if (!description.rotationEnabled) throw new RotationNotEnabledError(description.arn);
     const stages = description.versionIdsToStages[event.token];
-    if (stages === undefined) throw new VersionNotFoundError(description.arn, event.token);
+    if (stages === undefined) {
+      // A finishSecret (a retry, or a racer) already reconciled an outside write: AWSCURRENT is the version it
+      // derived from this token and the outside version, now AWSPREVIOUS.
+      const current = versionWithStage(description, Stage.CURRENT);
+      const previous = versionWithStage(description, Stage.PREVIOUS);
+      if (
+        event.step === RotationStep.FINISH &&
+        current !== undefined &&
+        previous !== undefined &&
+        current === derivedVersionId(event.token, previous)
+      ) {
+        return 'reconciled';
+      }
+      // The token lost its labels: another version took AWSPENDING (an outside write) or it never existed.
+      const pending = versionWithStage(description, Stage.PENDING);
+      if (pending !== undefined) throw new ForeignPendingVersionError(description.arn, event.token, pending);
+      throw new VersionNotFoundError(description.arn, event.token);
+    }
     if (stages.includes(Stage.CURRENT)) return 'already-current';
     if (!stages.includes(Stage.PENDING)) {
       const pending = versionWithStage(description, Stage.PENDING);
@@ -145,6 +168,24 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
           if (!version) throw new CurrentVersionMissingError(secretId);
           return version;
         },
+        deprecated: async (limit) => {
+          let ids: string[];
+          try {
+            ids = await store.deprecatedVersionIds(secretArn, limit);
+          } catch (error) {
+            // Recovery is a bonus, not a precondition: without the permission, there is nothing to recover.
+            logger.warn('Could not list the deprecated versions of the secret', {
+              errorName: errorName(error),
+            });
+            return [];
+          }
+          const versions: SecretVersion[] = [];
+          for (const versionId of ids) {
+            const version = await read({ versionId });
+            if (version) versions.push(version);
+          }
+          return versions;
+        },
       },
       passwords: {
         generate: async (options: PasswordOptions = {}) => {
@@ -182,7 +223,14 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       case RotationStep.TEST:
         return strategy.test(context, await requirePending(context));
       case RotationStep.FINISH:
-        return finishSecret(context, description, precondition === 'already-current', started, reads);
+        return finishSecret(
+          context,
+          description,
+          precondition === 'already-current',
+          started,
+          reads,
+          event.rotationToken,
+        );
     }
   }
 
@@ -225,11 +273,15 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     alreadyCurrent: boolean,
     started: number,
     reads: VersionReadMemo,
+    rotationToken: string | undefined,
   ): Promise<void> {
     const secretArn = description.arn;
     const token = context.token;
     let previousVersionId: string | undefined;
     let current: SecretVersion | undefined;
+    // What the labels look like now: a concurrent finishSecret with the same token may move them under us.
+    let latest = description;
+    let replay = alreadyCurrent;
     if (alreadyCurrent) {
       previousVersionId = versionWithStage(description, Stage.PREVIOUS);
       current = await reads.getVersion(secretArn, { versionId: token });
@@ -240,21 +292,43 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       current = await requirePending(context);
       const currentVersionId = versionWithStage(description, Stage.CURRENT);
       if (currentVersionId === undefined) throw new CurrentVersionMissingError(secretArn);
+      const { resolution, outside } = await reconcile(context, current);
+      if (resolution.action !== 'move' && outside) {
+        return finishAfterOutsideWrite(
+          context,
+          description,
+          current,
+          outside,
+          resolution,
+          started,
+          reads,
+          rotationToken,
+        );
+      }
       try {
         reads.forget();
         await store.updateStage(secretArn, Stage.CURRENT, { moveTo: token, removeFrom: currentVersionId });
         logger.info('Moved AWSCURRENT to the new version', { previousVersionId: currentVersionId });
       } catch (error) {
         // A concurrent finishSecret may have moved the label first; then there is nothing left to move.
-        const latest = await store.describe(secretArn);
+        latest = await store.describe(secretArn);
         if (!latest.versionIdsToStages[token]?.includes(Stage.CURRENT)) throw error;
+        replay = true;
         logger.info('A concurrent finishSecret already moved AWSCURRENT');
       }
       previousVersionId = currentVersionId;
     }
-    if (description.versionIdsToStages[token]?.includes(Stage.PENDING)) {
+    if (latest.versionIdsToStages[token]?.includes(Stage.PENDING)) {
       reads.forget();
-      await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
+      try {
+        await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
+      } catch (error) {
+        // PROTOCOL "Concurrency": two finishSecret at once; the other one cleared AWSPENDING first.
+        const after = await store.describe(secretArn);
+        const stages = after.versionIdsToStages[token] ?? [];
+        if (stages.includes(Stage.PENDING) || !stages.includes(Stage.CURRENT)) throw error;
+        logger.info('A concurrent finishSecret already cleared AWSPENDING');
+      }
     }
     if (strategy.afterFinish) {
       if (!current) throw new CurrentVersionMissingError(secretArn);
@@ -278,7 +352,89 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       finishDurationMs: now() - started,
       // When AWSCURRENT moved, to the millisecond: the consumer tracker measures update latency from it.
       finishedAt: now(),
-      replay: alreadyCurrent,
+      replay,
+    });
+    metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);
+  }
+
+  /** What the strategy makes of AWSCURRENT as it is now; `move` unless the strategy says otherwise. */
+  async function reconcile(
+    context: RotationContext,
+    pending: SecretVersion,
+  ): Promise<{ resolution: OutsideWriteResolution; outside?: SecretVersion }> {
+    if (!strategy.reconcileOutsideWrite) return { resolution: { action: 'move' } };
+    const current = await context.secrets.current();
+    return {
+      resolution: await strategy.reconcileOutsideWrite(context, { current, pending }),
+      outside: current,
+    };
+  }
+
+  /**
+   * finishSecret after an outside write during the rotation (finding 13): AWSCURRENT is the outside version,
+   * or the reconciled one this function put; the token's version is left without a label (a later rotation
+   * still finds its credentials among the deprecated versions). Says loudly what it did, as a follow-up event.
+   */
+  async function finishAfterOutsideWrite(
+    context: RotationContext,
+    description: SecretDescription,
+    pending: SecretVersion,
+    outside: SecretVersion,
+    resolution: Exclude<OutsideWriteResolution, { action: 'move' }>,
+    started: number,
+    reads: VersionReadMemo,
+    rotationToken: string | undefined,
+  ): Promise<void> {
+    const secretArn = description.arn;
+    let currentVersionId = outside.versionId;
+    if (resolution.action === 'replace') {
+      currentVersionId = derivedVersionId(context.token, outside.versionId);
+      invocationRedactor().addSecretString(resolution.secretString);
+      reads.forget();
+      if (!(await store.putCurrent(secretArn, currentVersionId, resolution.secretString, rotationToken))) {
+        throw new RotationError(
+          `Version ${currentVersionId} of secret ${secretArn} already exists with another value; it was to hold ` +
+            `the reconciliation of version ${outside.versionId} with rotation ${context.token}. Nothing was moved.`,
+        );
+      }
+      logger.warn(
+        'AWSCURRENT was written from outside during the rotation; put it again with the new credentials',
+        {
+          outsideVersionId: outside.versionId,
+          versionId: currentVersionId,
+          keptFields: resolution.keptFields,
+        },
+      );
+    } else {
+      logger.info('AWSCURRENT already holds the reconciled value; clearing AWSPENDING only');
+    }
+    reads.forget();
+    try {
+      await store.updateStage(secretArn, Stage.PENDING, { removeFrom: context.token });
+    } catch (error) {
+      const after = await store.describe(secretArn);
+      if (after.versionIdsToStages[context.token]?.includes(Stage.PENDING)) throw error;
+    }
+    if (resolution.action === 'replace') {
+      await context.publishFollowUp('outside-write-reconciled', {
+        versionId: currentVersionId,
+        outsideVersionId: outside.versionId,
+        rotationVersionId: context.token,
+        keptFields: resolution.keptFields,
+        message:
+          'A value was written to the secret during the rotation, after the credentials had been changed. ' +
+          'AWSCURRENT now holds that value with the new credentials; check that it is what you meant.',
+      });
+    }
+    const rotationStarted = pending.createdDate?.getTime();
+    await events.publish(EventDetailType.ROTATED, {
+      ...baseDetail(secretArn),
+      versionId: currentVersionId,
+      ...(resolution.action === 'replace' ? { previousVersionId: outside.versionId } : {}),
+      ...(rotationStarted !== undefined ? { durationMs: Math.max(0, now() - rotationStarted) } : {}),
+      finishDurationMs: now() - started,
+      finishedAt: now(),
+      replay: resolution.action === 'keep-current',
     });
     metrics.addMetric(MetricName.SUCCEEDED, MetricUnit.Count, 1);
   }
@@ -328,7 +484,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       // Ours, and its message is clean; whatever it wraps may not be (a driver's text can quote a value).
       if (error.cause !== undefined) {
         Object.defineProperty(error, 'cause', {
-          value: scrubbedCopy(error.cause, redactor),
+          value: redactor.scrubError(error.cause),
           enumerable: false,
         });
       }
@@ -340,7 +496,7 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       event.token,
       name,
       `${event.step} failed for secret ${secretArn} (version ${event.token}): ${name}: ${message}`,
-      { cause: scrubbedCopy(error, redactor) },
+      { cause: redactor.scrubError(error) },
     );
   }
 
@@ -352,23 +508,13 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
 }
 
 /**
- * A copy of an error, and of what it wraps, with every secret value the invocation has seen removed from
- * messages and stacks. Errors leave the function (the Lambda runtime reports them, callers log them with
- * their causes), so none may carry the raw text a driver or provider put in it.
+ * A version id (UUID-shaped, as ClientRequestToken requires) derived from the rotation's token and the
+ * outside version it reconciles: a retry after a crash puts the same version again, never a second one.
  */
-function scrubbedCopy(error: unknown, redactor: Redactor, depth = 0): Error {
-  const copy = new Error(redactor.redact(error instanceof Error ? error.message : String(error)));
-  copy.name = errorName(error);
-  copy.stack =
-    error instanceof Error && error.stack ? redactor.redact(error.stack) : `${copy.name}: ${copy.message}`;
-  const cause = error instanceof Error ? error.cause : undefined;
-  if (cause !== undefined && depth < 4) {
-    Object.defineProperty(copy, 'cause', {
-      value: scrubbedCopy(cause, redactor, depth + 1),
-      enumerable: false,
-    });
-  }
-  return copy;
+function derivedVersionId(token: string, outsideVersionId: string): string {
+  const hex = createHash('sha256').update(`reconcile:${token}:${outsideVersionId}`).digest('hex');
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function errorName(error: unknown): string {

@@ -2,6 +2,7 @@ import {
   DescribeSecretCommand,
   GetRandomPasswordCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -31,7 +32,8 @@ export class SecretsStore {
     const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
     const stages: Record<string, readonly string[]> = {};
     for (const [versionId, labels] of Object.entries(out.VersionIdsToStages ?? {})) {
-      stages[versionId] = labels ?? [];
+      // AWS lists only versions with labels; moto also lists unlabelled ones, with none (MOTO-DIFFERENCES.md).
+      if (labels && labels.length > 0) stages[versionId] = labels;
     }
     return {
       arn: out.ARN ?? secretId,
@@ -41,7 +43,10 @@ export class SecretsStore {
     };
   }
 
-  /** The version with its value, or `undefined` when it does not exist or has no value yet. */
+  /**
+   * The version with its value, or `undefined` when it does not exist, has no value yet, or (with both a
+   * version id and a stage) does not hold that stage.
+   */
   async getVersion(secretId: string, selector: VersionSelector): Promise<SecretVersion | undefined> {
     try {
       const out = await this.client.send(
@@ -60,6 +65,10 @@ export class SecretsStore {
       };
     } catch (error) {
       if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      // A VersionId with a VersionStage it no longer holds (the stage moved on, or a racer cleared it) is
+      // InvalidRequestException in AWS and moto: that version is not at that stage, so there is none. Without
+      // both selectors the same error means something else (a secret marked for deletion) and is kept.
+      if (selector.versionId && selector.stage && isNamed(error, 'InvalidRequestException')) return undefined;
       throw error;
     }
   }
@@ -89,6 +98,49 @@ export class SecretsStore {
       if (isNamed(error, 'ResourceExistsException')) return false;
       throw error;
     }
+  }
+
+  /**
+   * Puts a value as a new AWSCURRENT version (AWSPREVIOUS follows the version it replaces). Only for
+   * reconciling an outside write during a rotation; `versionId` is derived so that a retry puts the same
+   * version again instead of another one. Returns `false` when that version exists with another value.
+   */
+  async putCurrent(
+    secretArn: string,
+    versionId: string,
+    secretString: string,
+    rotationToken: string | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutSecretValueCommand({
+          SecretId: secretArn,
+          ClientRequestToken: versionId,
+          SecretString: secretString,
+          VersionStages: [Stage.CURRENT],
+          ...(rotationToken ? { RotationToken: rotationToken } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isNamed(error, 'ResourceExistsException')) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Versions without a staging label ("deprecated"), newest first, at most `limit`. Secrets Manager keeps
+   * about a hundred of them. One page: recovery only ever needs the latest few.
+   */
+  async deprecatedVersionIds(secretArn: string, limit: number): Promise<string[]> {
+    const out = await this.client.send(
+      new ListSecretVersionIdsCommand({ SecretId: secretArn, IncludeDeprecated: true, MaxResults: 100 }),
+    );
+    return (out.Versions ?? [])
+      .filter((v) => v.VersionId !== undefined && (v.VersionStages ?? []).length === 0)
+      .sort((a, b) => (b.CreatedDate?.getTime() ?? 0) - (a.CreatedDate?.getTime() ?? 0))
+      .slice(0, limit)
+      .map((v) => v.VersionId as string);
   }
 
   /** Moves `stage` to `moveTo` (taking it from `removeFrom`), or removes it from `removeFrom` alone. */

@@ -41,7 +41,27 @@ export interface SecretReader {
    * for redaction too.
    */
   other(secretId: string, stage?: string): Promise<SecretVersion>;
+  /**
+   * Versions of this secret that lost every staging label (for example the value of a rotation an outside
+   * write interrupted after setSecret), newest first, at most `limit`. Used to recover a password that works
+   * when no labelled version does. Needs `secretsmanager:ListSecretVersionIds`; without it, none.
+   */
+  deprecated?(limit: number): Promise<SecretVersion[]>;
 }
+
+/**
+ * What finishSecret does when AWSCURRENT is not the version the pending value was built from, as the
+ * strategy decides in `reconcileOutsideWrite`:
+ * - `move`: move AWSCURRENT to the token as usual (nothing of the current version would be lost);
+ * - `keep-current`: AWSCURRENT already holds what works (a reconciliation a crash interrupted): only clear
+ *   AWSPENDING;
+ * - `replace`: put `secretString` (the outside write's fields with the credentials that now work) as a new
+ *   AWSCURRENT and clear AWSPENDING. `keptFields` names the outside write's fields that were kept.
+ */
+export type OutsideWriteResolution =
+  | { readonly action: 'move' }
+  | { readonly action: 'keep-current' }
+  | { readonly action: 'replace'; readonly secretString: string; readonly keptFields: readonly string[] };
 
 /** Generates random values through Secrets Manager's `GetRandomPassword`. */
 export interface PasswordGenerator {
@@ -99,6 +119,18 @@ export interface RotationStrategy {
    * of finishSecret, so it must be idempotent.
    */
   afterFinish?(context: RotationContext, info: FinishInfo): Promise<void>;
+  /**
+   * Called by finishSecret before it moves AWSCURRENT, with the version that is current now and the pending
+   * one. A strategy whose target already accepts only the pending credentials (a single user whose password
+   * setSecret changed) decides here what becomes of an outside write made during the rotation, so that
+   * AWSCURRENT ends up working and no field written from outside is dropped silently. Throw (with a message
+   * that says what happened and what to do) when both cannot hold. Without this hook: `move`. After
+   * `keep-current` or `replace`, `afterFinish` is not called: the token's version never became current.
+   */
+  reconcileOutsideWrite?(
+    context: RotationContext,
+    versions: { readonly current: SecretVersion; readonly pending: SecretVersion },
+  ): Promise<OutsideWriteResolution>;
 }
 
 /** Detail of the events published to EventBridge. Never holds a secret value. */

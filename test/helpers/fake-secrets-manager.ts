@@ -30,8 +30,11 @@ function serviceError(name: string, message: string): SecretsManagerServiceExcep
 
 /**
  * A stateful model of the parts of Secrets Manager that rotation uses, served through aws-sdk-client-mock.
- * Staging labels are unique per secret as in the service; `PutSecretValue` without stages makes the version
- * current; `UpdateSecretVersionStage` checks `RemoveFromVersionId` and moves AWSPREVIOUS along with AWSCURRENT.
+ * It refuses what AWS refuses (and is held to it by `test/unit/rotation/contract.test.ts`, which runs the
+ * same cases against moto's server): staging labels are unique per secret; `PutSecretValue` without stages
+ * makes the version current; `UpdateSecretVersionStage` requires `RemoveFromVersionId` to hold the label and
+ * moves AWSPREVIOUS along with AWSCURRENT; `GetSecretValue` with a VersionId and a VersionStage that do not
+ * belong together is `InvalidRequestException`.
  */
 export class FakeSecretsManager {
   readonly client = new SecretsManagerClient({ region: 'us-east-1' });
@@ -40,14 +43,49 @@ export class FakeSecretsManager {
   /** Length used by `GetRandomPassword` when none is asked for. */
   passwordAlphabet = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&()*+,-.:;<=>?[]^_`{|}~';
 
+  /** Commands held at a barrier, by command name: see `barrier`. */
+  readonly #barriers = new Map<string, { parties: number; waiting: Array<() => void> }>();
+
   constructor() {
     this.mock = mockClient(this.client);
-    this.mock.on(DescribeSecretCommand).callsFake((input) => this.describe(input.SecretId));
-    this.mock.on(GetSecretValueCommand).callsFake((input) => this.getValue(input));
-    this.mock.on(PutSecretValueCommand).callsFake((input) => this.putValue(input));
-    this.mock.on(UpdateSecretVersionStageCommand).callsFake((input) => this.updateStage(input));
+    this.mock.on(DescribeSecretCommand).callsFake(async (input) => {
+      await this.#arrive('DescribeSecret');
+      return this.describe(input.SecretId);
+    });
+    this.mock.on(GetSecretValueCommand).callsFake(async (input) => {
+      await this.#arrive('GetSecretValue');
+      return this.getValue(input);
+    });
+    this.mock.on(PutSecretValueCommand).callsFake(async (input) => {
+      await this.#arrive('PutSecretValue');
+      return this.putValue(input);
+    });
+    this.mock.on(UpdateSecretVersionStageCommand).callsFake(async (input) => {
+      await this.#arrive('UpdateSecretVersionStage');
+      return this.updateStage(input);
+    });
     this.mock.on(GetRandomPasswordCommand).callsFake((input) => this.randomPassword(input));
-    this.mock.on(ListSecretVersionIdsCommand).callsFake((input) => this.listVersions(input.SecretId));
+    this.mock.on(ListSecretVersionIdsCommand).callsFake((input) => this.listVersions(input));
+  }
+
+  /**
+   * Holds the next `parties` calls of `operation` (e.g. `DescribeSecret`) until all of them have arrived,
+   * then answers them in arrival order: the way to make two concurrent invocations read the same state
+   * before either writes, without timing.
+   */
+  barrier(operation: string, parties: number): void {
+    this.#barriers.set(operation, { parties, waiting: [] });
+  }
+
+  async #arrive(operation: string): Promise<void> {
+    const barrier = this.#barriers.get(operation);
+    if (!barrier) return;
+    const arrived = new Promise<void>((resolve) => barrier.waiting.push(resolve));
+    if (barrier.waiting.length >= barrier.parties) {
+      this.#barriers.delete(operation);
+      for (const release of barrier.waiting) release();
+    }
+    await arrived;
   }
 
   /** Creates a secret whose AWSCURRENT version holds `value`; returns its ARN. */
@@ -72,6 +110,26 @@ export class FakeSecretsManager {
     return token;
   }
 
+  /**
+   * What `RotateSecret` with `RotateImmediately=false` stages before it invokes testSecret alone: a temporary
+   * AWSPENDING version holding a copy of AWSCURRENT (what moto does; AWS documents only that it is
+   * temporary). `endConfigurationTest` removes its label again, as the service does.
+   */
+  startConfigurationTest(secretId: string, token: string = randomUUID()): string {
+    const secret = this.secret(secretId);
+    const current = this.versionOf(secretId, 'AWSCURRENT');
+    const value = current ? secret.versions.get(current)?.secretString : undefined;
+    this.moveStage(secret, 'AWSPENDING', token);
+    const version = secret.versions.get(token);
+    if (version) version.secretString = value;
+    return token;
+  }
+
+  /** Removes the temporary AWSPENDING of `startConfigurationTest`. */
+  endConfigurationTest(secretId: string, token: string): void {
+    this.secret(secretId).versions.get(token)?.stages.delete('AWSPENDING');
+  }
+
   /** The version id holding `stage`. */
   versionOf(secretId: string, stage: string): string | undefined {
     for (const [id, version] of this.secret(secretId).versions) if (version.stages.has(stage)) return id;
@@ -93,8 +151,12 @@ export class FakeSecretsManager {
     return out;
   }
 
-  /** A `PutSecretValue` from outside the rotation (default stages: becomes AWSCURRENT, strips AWSPENDING). */
-  putFromOutside(secretId: string, value: string | object): string {
+  /**
+   * A `PutSecretValue` from outside the rotation (default stages: becomes AWSCURRENT). By default it also
+   * strips AWSPENDING, as PROTOCOL.md says the service does when it reports RotationAbandoned; with
+   * `keepPending` the rotation's AWSPENDING stays (what moto does).
+   */
+  putFromOutside(secretId: string, value: string | object, options: { keepPending?: boolean } = {}): string {
     const id = randomUUID();
     const secret = this.secret(secretId);
     secret.versions.set(id, {
@@ -102,8 +164,9 @@ export class FakeSecretsManager {
       stages: new Set(),
       createdDate: new Date(),
     });
-    this.moveStage(secret, 'AWSCURRENT', id);
-    for (const version of secret.versions.values()) version.stages.delete('AWSPENDING');
+    this.attachStage(secret, 'AWSCURRENT', id);
+    if (!options.keepPending)
+      for (const version of secret.versions.values()) version.stages.delete('AWSPENDING');
     return id;
   }
 
@@ -126,28 +189,42 @@ export class FakeSecretsManager {
     };
   }
 
+  // AWS and moto: a VersionId and a VersionStage that do not belong together is InvalidRequestException;
+  // an unknown version, or a stage no version holds, or a version without a value, is ResourceNotFound.
   private getValue(input: { SecretId?: string; VersionId?: string; VersionStage?: string }) {
     const secret = this.secret(input.SecretId);
-    const stage = input.VersionStage ?? (input.VersionId ? undefined : 'AWSCURRENT');
-    for (const [id, version] of secret.versions) {
-      if (input.VersionId && id !== input.VersionId) continue;
-      if (stage && !version.stages.has(stage)) continue;
-      if (version.secretString === undefined) break;
-      return {
-        ARN: secret.arn,
-        Name: secret.name,
-        VersionId: id,
-        SecretString: version.secretString,
-        VersionStages: [...version.stages],
-        CreatedDate: version.createdDate,
-      };
+    let id = input.VersionId;
+    const stage = input.VersionStage ?? (id ? undefined : 'AWSCURRENT');
+    if (id && stage) {
+      const version = secret.versions.get(id);
+      if (version && !version.stages.has(stage)) {
+        throw serviceError(
+          'InvalidRequestException',
+          'You provided a VersionStage that is not associated to the provided VersionId.',
+        );
+      }
     }
-    throw serviceError(
-      'ResourceNotFoundException',
-      "Secrets Manager can't find the specified secret value for staging label or version id.",
-    );
+    if (!id && stage) id = [...secret.versions].find(([, v]) => v.stages.has(stage))?.[0];
+    const version = id ? secret.versions.get(id) : undefined;
+    if (!id || !version || version.secretString === undefined) {
+      throw serviceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for ${input.VersionId ? 'VersionId' : 'staging label'}: ${input.VersionId ?? stage}`,
+      );
+    }
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: id,
+      SecretString: version.secretString,
+      VersionStages: [...version.stages],
+      CreatedDate: version.createdDate,
+    };
   }
 
+  // AWS: the same token with the same value is an idempotent success; with another value,
+  // ResourceExistsException. A version RotateSecret staged without a value takes the value. Labels named in
+  // VersionStages move to the version; AWSCURRENT moving takes AWSPREVIOUS to the version it left.
   private putValue(input: {
     SecretId?: string;
     ClientRequestToken?: string;
@@ -161,7 +238,9 @@ export class FakeSecretsManager {
       if (existing.secretString !== input.SecretString) {
         throw serviceError('ResourceExistsException', 'A resource with the ID you requested already exists.');
       }
-    } else if (existing) {
+      return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: [...existing.stages] };
+    }
+    if (existing) {
       existing.secretString = input.SecretString;
     } else {
       secret.versions.set(id, {
@@ -170,10 +249,14 @@ export class FakeSecretsManager {
         createdDate: new Date(),
       });
     }
-    for (const stage of input.VersionStages ?? ['AWSCURRENT']) this.moveStage(secret, stage, id);
+    for (const stage of input.VersionStages ?? ['AWSCURRENT']) this.attachStage(secret, stage, id);
     return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: input.VersionStages };
   }
 
+  // AWS UpdateSecretVersionStage: RemoveFromVersionId must name the version that holds the label (moto:
+  // "Version stage X not found in version Y"); a label attached to another version than MoveToVersionId
+  // cannot move without it; both ids must be versions of the secret. AWSCURRENT moving takes AWSPREVIOUS
+  // to the version it left.
   private updateStage(input: {
     SecretId?: string;
     VersionStage?: string;
@@ -182,33 +265,35 @@ export class FakeSecretsManager {
   }) {
     const secret = this.secret(input.SecretId);
     const stage = input.VersionStage ?? '';
+    const { MoveToVersionId: moveTo, RemoveFromVersionId: removeFrom } = input;
+    for (const id of [removeFrom, moveTo]) {
+      if (id && !secret.versions.has(id)) {
+        throw serviceError('InvalidParameterException', `Not a valid version: ${id}`);
+      }
+    }
     const holder = [...secret.versions].find(([, v]) => v.stages.has(stage))?.[0];
-    if (holder && holder !== input.MoveToVersionId && holder !== input.RemoveFromVersionId) {
+    if (removeFrom && holder !== removeFrom) {
       throw serviceError(
         'InvalidParameterException',
-        `The parameter RemoveFromVersionId must be the version that holds ${stage}.`,
+        `Version stage ${stage} not found in version ${removeFrom}`,
       );
     }
-    if (
-      input.RemoveFromVersionId &&
-      holder !== input.RemoveFromVersionId &&
-      holder !== input.MoveToVersionId
-    ) {
+    if (!removeFrom && holder && holder !== moveTo) {
       throw serviceError(
         'InvalidParameterException',
-        `Version ${input.RemoveFromVersionId} does not hold ${stage}.`,
+        `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${holder}, so you must explicitly reference that version in RemoveFromVersionId.`,
       );
     }
-    if (input.MoveToVersionId) {
-      if (!secret.versions.has(input.MoveToVersionId)) {
-        throw serviceError('ResourceNotFoundException', 'The version to move to does not exist.');
-      }
-      if (stage === 'AWSCURRENT' && holder && holder !== input.MoveToVersionId) {
-        this.moveStage(secret, 'AWSPREVIOUS', holder);
-      }
-      this.moveStage(secret, stage, input.MoveToVersionId);
-    } else if (input.RemoveFromVersionId) {
-      secret.versions.get(input.RemoveFromVersionId)?.stages.delete(stage);
+    if (!moveTo && !removeFrom) {
+      throw serviceError(
+        'InvalidParameterException',
+        'Specify MoveToVersionId, RemoveFromVersionId or both.',
+      );
+    }
+    if (moveTo) {
+      this.attachStage(secret, stage, moveTo);
+    } else if (removeFrom) {
+      secret.versions.get(removeFrom)?.stages.delete(stage);
     }
     return { ARN: secret.arn, Name: secret.name };
   }
@@ -226,17 +311,29 @@ export class FakeSecretsManager {
     return { RandomPassword: [...bytes].map((b) => alphabet[b % alphabet.length]).join('') };
   }
 
-  private listVersions(secretId: string | undefined) {
-    const secret = this.secret(secretId);
+  // AWS: versions without a label are deprecated and listed only with IncludeDeprecated.
+  private listVersions(input: { SecretId?: string; IncludeDeprecated?: boolean }) {
+    const secret = this.secret(input.SecretId);
     return {
       ARN: secret.arn,
       Name: secret.name,
-      Versions: [...secret.versions].map(([id, v]) => ({
-        VersionId: id,
-        VersionStages: [...v.stages],
-        CreatedDate: v.createdDate,
-      })),
+      Versions: [...secret.versions]
+        .filter(([, v]) => input.IncludeDeprecated === true || v.stages.size > 0)
+        .map(([id, v]) => ({
+          VersionId: id,
+          VersionStages: [...v.stages],
+          CreatedDate: v.createdDate,
+        })),
     };
+  }
+
+  /** Attaches `stage` to `versionId`, taking it from any other version; AWSCURRENT drags AWSPREVIOUS along. */
+  private attachStage(secret: FakeSecret, stage: string, versionId: string): void {
+    const holder = [...secret.versions].find(([, v]) => v.stages.has(stage))?.[0];
+    if (stage === 'AWSCURRENT' && holder && holder !== versionId)
+      this.moveStage(secret, 'AWSPREVIOUS', holder);
+    this.moveStage(secret, stage, versionId);
+    if (stage === 'AWSCURRENT') secret.versions.get(versionId)?.stages.delete('AWSPREVIOUS');
   }
 
   private moveStage(secret: FakeSecret, stage: string, versionId: string): void {

@@ -220,9 +220,10 @@ export class HttpProvider implements ApiKeyProvider {
       body = JSON.stringify(substitute(template.body, placeholders));
       headers['content-type'] = 'application/json';
     }
+    const url = this.#url(template, placeholders);
     let response: Response;
     try {
-      response = await this.#fetch(this.#url(template, placeholders), {
+      response = await this.#fetch(url, {
         method: template.method ?? defaultMethod,
         headers,
         ...(body !== undefined ? { body } : {}),
@@ -271,7 +272,19 @@ export class HttpProvider implements ApiKeyProvider {
   }
 
   #url(template: HttpRequestTemplate, placeholders: Placeholders): string {
-    const path = fill(template.url, placeholders, encodeURIComponent);
+    const path = fill(template.url, placeholders, (value, name) => {
+      // encodeURIComponent leaves `.` alone, and URL parsers resolve `.`, `..` (and their %2E forms) as dot
+      // segments: a key id `..` would turn `/v1/keys/{keyId}/revoke` into `/v1/revoke`, sent with the admin
+      // credential. No key id or name is a dot segment: refuse it before anything is sent.
+      if (value === '.' || value === '..') {
+        throw new ApiKeyProviderError(
+          this.name,
+          'build a request',
+          `refusing ${JSON.stringify(value)} as {${name}} in ${JSON.stringify(template.url)}: a dot segment would change the URL's path`,
+        );
+      }
+      return encodeURIComponent(value);
+    });
     const full = /^[a-z][a-z0-9+.-]*:/i.test(path)
       ? path
       : `${(this.#config.baseUrl ?? '').replace(/\/+$/, '')}${path}`;
@@ -314,10 +327,14 @@ function idAt(document: unknown, pointer: string): string | undefined {
   return undefined;
 }
 
-function fill(text: string, placeholders: Placeholders, encode: (value: string) => string): string {
+function fill(
+  text: string,
+  placeholders: Placeholders,
+  encode: (value: string, name: string) => string,
+): string {
   return text.replace(/\{([A-Za-z]+)\}/g, (match, name: string) => {
     const value = placeholders[name as keyof Placeholders];
-    return value === undefined ? match : encode(value);
+    return value === undefined ? match : encode(value, name);
   });
 }
 

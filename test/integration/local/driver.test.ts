@@ -100,6 +100,72 @@ describe('the rotation driver against moto', () => {
   });
 });
 
+describe("the driver's configuration test (RotateImmediately=false)", () => {
+  it('invokes testSecret alone against a copy of AWSCURRENT, then removes the temporary label', async () => {
+    // GIVEN a secret rotated once, so that moto's own copy would be stale
+    const name = 'driver/configuration';
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: JSON.stringify({ generation: 0, password: 'p-0-initial' }),
+      }),
+    );
+    const driver = new RotationDriver(aws.clientConfig);
+    const strategy = new CounterStrategy();
+    const handler = createRotationHandler({
+      strategy,
+      secretsManager: driver.client,
+      config: loadRotationConfig({}),
+    });
+    expect((await driver.rotate(name, handler)).succeeded).toBe(true);
+    const seen: string[] = [];
+    // WHEN
+    const result = await driver.testConfiguration(name, async (event) => {
+      const { ClientRequestToken, Step } = event as { ClientRequestToken: string; Step: string };
+      seen.push(Step);
+      const pending = await secrets.send(
+        new GetSecretValueCommand({
+          SecretId: name,
+          VersionId: ClientRequestToken,
+          VersionStage: 'AWSPENDING',
+        }),
+      );
+      const current = await secrets.send(
+        new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }),
+      );
+      expect(pending.SecretString).toBe(current.SecretString);
+      return handler(event);
+    });
+    // THEN
+    expect(result).toMatchObject({ ok: true });
+    expect(seen).toEqual(['testSecret']);
+    await expect(
+      secrets.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' })),
+    ).rejects.toThrow();
+  });
+
+  it('reports a failing testSecret with its error name, and still removes the temporary label', async () => {
+    const name = 'driver/configuration-fails';
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: JSON.stringify({ generation: 0, password: 'p-0-initial' }),
+      }),
+    );
+    const driver = new RotationDriver(aws.clientConfig);
+    const handler = createRotationHandler({
+      strategy: new CounterStrategy(), // accepts no password: testSecret fails
+      secretsManager: driver.client,
+      config: loadRotationConfig({}),
+    });
+    const result = await driver.testConfiguration(name, handler);
+    expect(result).toMatchObject({ ok: false, errorName: 'RotationStepError' });
+    await expect(
+      secrets.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' })),
+    ).rejects.toThrow();
+  });
+});
+
 describe('where moto differs from AWS (see local/MOTO-DIFFERENCES.md); our code must not rely on these', () => {
   it('answers a GetSecretValue without VersionStage with a stale version after AWSCURRENT moved', async () => {
     const created = await secrets.send(new CreateSecretCommand({ Name: 'moto/stale', SecretString: 'v0' }));

@@ -279,3 +279,27 @@ describe('HttpProvider.list and the admin credential', () => {
     await expect(failure).rejects.not.toThrow(ADMIN_TOKEN);
   });
 });
+
+describe('HttpProvider and dot-segment key ids (finding 10)', () => {
+  it.each(['.', '..'])(
+    'refuses the key id %j before sending anything, so the path cannot change',
+    async (keyId) => {
+      // GIVEN a provider whose revoke URL is /keys/{keyId}
+      const { provider, context, sent } = setUp({ revoke: { url: '/keys/{keyId}/revoke' } }, [[204]]);
+      // WHEN
+      const result = provider.revoke(context, { keyId, name: NAME });
+      // THEN
+      await expect(result).rejects.toThrow("a dot segment would change the URL's path");
+      expect(sent).toEqual([]);
+    },
+  );
+
+  it('still sends a key id that only contains dots among other characters, encoded into one segment', async () => {
+    // GIVEN
+    const { provider, context, sent } = setUp({ revoke: { url: '/keys/{keyId}/revoke' } }, [[204]]);
+    // WHEN
+    await provider.revoke(context, { keyId: '..a/b', name: NAME });
+    // THEN
+    expect(sent[0]?.url).toBe('https://keys.example.com/api/keys/..a%2Fb/revoke');
+  });
+});

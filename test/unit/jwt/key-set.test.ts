@@ -415,3 +415,27 @@ describe('parsing a stored value', () => {
     );
   });
 });
+
+describe('a key set that is not JSON (finding 7)', () => {
+  it('fails naming the value and the position, keeping no cause that quotes the key material', () => {
+    // GIVEN a truncated value: V8's SyntaxError quotes the text around the fault
+    const material = 'pQ7vX2kLmN9sT4wYzA1bC3dE5fG7hJ9k';
+    const truncated = `{"keys":[{"kid":"k1","jwk":{"kty":"OKP","d":"${material}"`;
+    // WHEN
+    let thrown: unknown;
+    try {
+      parseKeySetOrBootstrap(truncated, {
+        secretArn: 'arn:aws:secretsmanager:us-east-1:1:secret:jwt',
+        stage: 'AWSCURRENT',
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    // THEN
+    expect(thrown).toBeInstanceOf(Error);
+    const error = thrown as Error;
+    expect(error.message).toContain("field '(value)' is not JSON");
+    expect(error.cause).toBeUndefined();
+    expect(`${error.message}\n${error.stack}`).not.toContain(material.slice(0, 8));
+  });
+});

@@ -1,7 +1,7 @@
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { InvalidEventError, parseRotationEvent, RotationStepError } from '../../../functions/rotation';
 import { STEPS } from '../../helpers/rotate';
-import { commandNames, setUp, stepEvent, WRITES } from './harness';
+import { commandNames, INITIAL, setUp, stepEvent, WRITES } from './harness';
 
 describe('invocation', () => {
   it.each([
@@ -138,12 +138,11 @@ describe('invocation', () => {
     expect(fake.versionOf(arn, 'AWSPENDING')).toBeUndefined();
   });
 
-  it('runs testSecret alone without side effects, as RotateImmediately=false does', async () => {
-    // GIVEN a temporary AWSPENDING version with a value, as the service makes for RotateImmediately=false
+  it('PROTOCOL "RotateImmediately=false": runs testSecret alone against a temporary copy of AWSCURRENT, changing nothing', async () => {
+    // GIVEN what the service stages for RotateImmediately=false: no createSecret, no setSecret before
     const { fake, handler, arn, strategy } = setUp();
-    const token = fake.startRotation(arn);
-    await handler(stepEvent(arn, token, 'createSecret'));
-    await handler(stepEvent(arn, token, 'setSecret'));
+    strategy.accepted.add(INITIAL.password); // the target accepts the current password, as a database does
+    const token = fake.startConfigurationTest(arn);
     const stagesBefore = fake.stages(arn);
     fake.mock.resetHistory();
     // WHEN
@@ -151,7 +150,7 @@ describe('invocation', () => {
     // THEN
     expect(commandNames(fake).filter((name) => WRITES.includes(name))).toEqual([]);
     expect(fake.stages(arn)).toEqual(stagesBefore);
-    expect(strategy.calls.at(-1)).toBe('test');
+    expect(strategy.calls).toEqual(['test']);
   });
 
   it('wraps a strategy failure in a RotationStepError naming the secret, step and token', async () => {
