@@ -331,7 +331,7 @@ async function drainEvents(sqs: SQSClient, queueUrl: string): Promise<string[]> 
       };
       const detail = event.detail ?? {};
       events.push(
-        `${event['detail-type']} (${String(detail.strategy)}, version ${String(detail.versionId).slice(0, 8)}${detail.durationMs !== undefined ? `, ${String(detail.durationMs)} ms` : ''})`,
+        `${event['detail-type']} (${detail.action !== undefined ? `${String(detail.action)}, ` : ''}${String(detail.strategy)}, version ${String(detail.versionId).slice(0, 8)}${detail.durationMs !== undefined ? `, ${String(detail.durationMs)} ms` : ''})`,
       );
     }
     await sqs.send(
