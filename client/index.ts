@@ -5,7 +5,12 @@ export {
   type ApiKeyVerifierOptions,
 } from './api-key-verifier.js';
 export { CredentialPools, type DatabaseCredentials, type PoolDriver } from './credential-pools.js';
-export { CredentialsRejectedError, SecretClientError } from './errors.js';
+export {
+  CredentialsRejectedError,
+  SecretClientError,
+  SecretFormatError,
+  SecretUnavailableError,
+} from './errors.js';
 export { RotationQueuePoller, type RotationQueuePollerOptions, rotationEventHandler } from './events.js';
 export {
   type ApiKeyCredential,
@@ -33,8 +38,16 @@ export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.j
 export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
 export {
   noticeFromEvent,
+  parseSecretJson,
+  type RefreshFailureInfo,
+  type RefreshInfo,
+  type RefreshReason,
   type RotationNotice,
+  SECRET_CACHE_DEFAULTS,
   SecretCache,
+  type SecretCacheObserver,
   type SecretCacheOptions,
+  type StaleInfo,
+  sameSecret,
 } from './secret-cache.js';
-export type { CachedSecret, SecretChangeListener, SecretValueSource } from './types.js';
+export type { CachedSecret, ReadOptions, SecretChangeListener, SecretValueSource } from './types.js';
