@@ -4,7 +4,15 @@ export {
   ApiKeyVerifier,
   type ApiKeyVerifierOptions,
 } from './api-key-verifier.js';
-export { CredentialPools, type DatabaseCredentials, type PoolDriver } from './credential-pools.js';
+export {
+  CredentialPools,
+  type CredentialPoolsOptions,
+  type DatabaseCredentials,
+  type PoolDriver,
+  type PoolLease,
+  parseCredentials,
+  type RecoveryInfo,
+} from './credential-pools.js';
 export {
   CredentialsRejectedError,
   SecretClientError,
@@ -34,8 +42,8 @@ export {
   type JwtVerifierOptions,
   type JwtVerifyOptions,
 } from './jwt-verifier.js';
-export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';
-export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
+export { mysqlTls, RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';
+export { pgTls, RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
 export {
   noticeFromEvent,
   parseSecretJson,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { RowDataPacket } from 'mysql2/promise';
 import { RotatingMySqlPool, RotatingPgPool, SecretCache } from '../../../client';
 import { createDatabaseHandler } from '../../../functions/database/create-handler';
 import type { LocalDatabase } from '../../../local/databases/common';
@@ -127,7 +128,7 @@ describe.each(engines)('consumers of %s during rotations', (_name, start) => {
     return {
       insert: () => pool.query('INSERT INTO items (note) VALUES (?)', ['consumer']),
       whoAmI: async () => {
-        const rows = await pool.query<Array<{ u: string }>>('SELECT CURRENT_USER() AS u');
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
         return String(rows[0]?.u).split('@')[0] as string;
       },
       end: () => pool.end(),
