@@ -5,6 +5,14 @@ export {
   type ApiKeyVerifierOptions,
 } from './api-key-verifier.js';
 export {
+  BROADCAST_DEFAULTS,
+  BROADCAST_TAGS,
+  queuePolicy,
+  RotationBroadcastSubscriber,
+  type RotationBroadcastSubscriberOptions,
+  type RotationEventSink,
+} from './broadcast.js';
+export {
   CredentialPools,
   type CredentialPoolsOptions,
   type DatabaseCredentials,
