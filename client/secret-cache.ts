@@ -446,17 +446,13 @@ export class SecretCache implements SecretValueSource {
       throw new SecretUnavailableError(key, `Secret ${key} has no string value at AWSCURRENT`);
     }
     const previous = this.#entries.get(key);
-    const secret: CachedSecret =
-      previous &&
-      previous.secret.versionId === out.VersionId &&
-      previous.secret.secretString === out.SecretString
-        ? previous.secret
-        : {
-            secretId,
-            versionId: out.VersionId,
-            secretString: out.SecretString,
-            stages: out.VersionStages ?? ['AWSCURRENT'],
-          };
+    const secret: CachedSecret = {
+      secretId,
+      versionId: out.VersionId,
+      secretString: out.SecretString,
+      stages: out.VersionStages ?? ['AWSCURRENT'],
+      fetchedAt: this.#now(),
+    };
     const arn = out.ARN ?? secretId;
     const seen = this.#seenVersions.get(arn) ?? new Set<string>();
     seen.add(out.VersionId);
@@ -497,6 +493,7 @@ export class SecretCache implements SecretValueSource {
         versionId: out.VersionId,
         secretString: out.SecretString,
         stages: out.VersionStages ?? [],
+        fetchedAt: this.#now(),
       };
     } catch (error) {
       if (errorName(error) === 'ResourceNotFoundException') return undefined;

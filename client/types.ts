@@ -4,6 +4,8 @@ export interface CachedSecret {
   readonly versionId: string;
   readonly secretString: string;
   readonly stages: readonly string[];
+  /** When this copy was fetched (milliseconds since the epoch), when the source knows. */
+  readonly fetchedAt?: number;
 }
 
 /** Called when a secret may have changed (a rotation event, a label update, a fallback refresh). */
