@@ -43,6 +43,7 @@ export {
   type JwtSignOptions,
 } from './jwt-signer.js';
 export {
+  checkJwksUrl,
   JWT_VERIFIER_DEFAULTS,
   JwksUnavailableError,
   JwtVerificationError,
