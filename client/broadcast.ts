@@ -177,7 +177,8 @@ export class RotationBroadcastSubscriber {
   /**
    * For Lambda: applies what arrived since the last call, without waiting, at most once per
    * `minSyncIntervalMs` (concurrent calls share one receive). Creates the queue on first use. Returns the
-   * number of events applied.
+   * number of events applied; a failure goes to `onError` and never rejects, so an invocation does not fail
+   * because the broadcast is unavailable.
    */
   async syncIfDue(): Promise<number> {
     if (this.#syncing) return this.#syncing;
@@ -190,6 +191,11 @@ export class RotationBroadcastSubscriber {
         const applied = await this.pollOnce(0);
         await this.#heartbeatIfDue();
         return applied;
+      } catch (error) {
+        // An invocation never fails because the broadcast is away: the cache's refresh and the pools'
+        // recovery still hold. The next due call tries again.
+        this.#options.onError?.(error);
+        return 0;
       } finally {
         this.#syncing = undefined;
       }

@@ -77,6 +77,25 @@ describe('stopping a poller (issue 15, finding 4)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('Lambda: syncIfDue() never fails an invocation when SQS is unreachable, and reports the error', async () => {
+    const unreachable = {
+      send: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' })),
+    } as unknown as SQSClient;
+    const errors: unknown[] = [];
+    const subscriber = new RotationBroadcastSubscriber({
+      cache: new SecretCache({ client: new FakeSecretsManager().client }),
+      sqs: unreachable,
+      sns,
+      topicArn: 'arn:aws:sns:us-east-1:1:t',
+      queueNamePrefix: 'fn-',
+      minSyncIntervalMs: 0,
+      onError: (error) => errors.push(error),
+    });
+    await expect(subscriber.syncIfDue()).resolves.toBe(0);
+    await expect(subscriber.syncIfDue()).resolves.toBe(0);
+    expect(errors).toHaveLength(2);
+  });
+
   it('refuses a queue name prefix or replica id that SQS would refuse, naming the option', () => {
     const base = {
       cache: new SecretCache({ client: new FakeSecretsManager().client }),
