@@ -7,8 +7,9 @@
  * rotated by the real function (alternating users). Three scenarios:
  *   rotations   --fleet-rotations K (default 5): per replica, update latency from finishSecret to the new
  *               version in its cache (p50/p99), failed requests, GetSecretValue per rotation
- *   outage      the Secrets Manager endpoint unreachable (connections refused) for --outage-ms (default
- *               8000), four times the replicas' refresh interval, while requests continue
+ *   outage      the Secrets Manager endpoint unreachable through local/fault-proxy.ts (its target a closed
+ *               port) for --outage-ms (default 8000), four times the replicas' refresh interval, while
+ *               requests continue
  *   throttling  Secrets Manager behind local/fault-proxy.ts at --throttle-rate requests/s (default 4) for the
  *               whole fleet, through --throttled-rotations rotations (default 3)
  * moto's EventBridge has no SNS target: the bench publishes the rotation event to the topic right after
@@ -572,7 +573,10 @@ async function runReplica(config: ReplicaConfig): Promise<void> {
   send({ type: 'ready' });
 }
 
-/** A TCP switch in front of an endpoint: forwards, or refuses every connection (an unreachable endpoint). */
+/**
+ * A TCP switch in front of an endpoint: the replicas' Secrets Manager endpoint, moved between moto, the
+ * throttling proxy and the unreachable one (or refusing connections) without restarting the replicas.
+ */
 async function startSwitch(target: string) {
   const { createServer, connect } = await import('node:net');
   const url = new URL(target);
@@ -846,10 +850,16 @@ async function runFleet() {
       refreshIntervalMs: OUTAGE_REFRESH_MS,
     });
     const before = await Promise.all(outageFleet.map((r) => r.report()));
-    switcher.route(undefined);
+    // Secrets Manager unreachable: the fault proxy's target is a port nobody listens on, so every call gets
+    // the proxy's "target unreachable" answer (HTTP 502), as from a load balancer in front of a dead service.
+    const { freePort } = await import('../local/databases/common');
+    const unreachable = await startFaultProxy({ target: `http://127.0.0.1:${await freePort()}` });
+    switcher.route(unreachable.endpoint);
     await sleep(OUTAGE_MS);
     const during = await Promise.all(outageFleet.map((r) => r.report()));
     switcher.route(aws.endpoint);
+    const unreachableCalls = unreachable.stats.forwarded;
+    await unreachable.stop();
     await sleep(OUTAGE_REFRESH_MS * 2);
     const after = await Promise.all(outageFleet.map((r) => r.stop()));
     const outageRows = outageFleet.map((r, i) => ({
