@@ -884,6 +884,7 @@ async function runFleet() {
       getSecretValueAttemptsPerReplica: round(
         outageRows.reduce((t, r) => t + r.getSecretValueCalls, 0) / REPLICAS,
       ),
+      callsAtEndpointPerReplica: round(unreachableCalls / REPLICAS),
     });
   } finally {
     await Promise.allSettled([switcher.stop(), throttle.stop(), aws.stop(), db.stop()]);
