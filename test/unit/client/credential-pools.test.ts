@@ -282,3 +282,43 @@ describe("the secret's ssl (issue 15, finding 8)", () => {
     await pool.end();
   });
 });
+
+describe('cross-talk between secrets (issue 15, finding 9)', () => {
+  it("keeps one secret's recovered credentials when another secret rotates", async () => {
+    // GIVEN two pools on one cache: B recovered through AWSPENDING (its AWSCURRENT is refused)
+    const { fake, cache, arn: a, calls } = setUp();
+    const b = fake.createSecret('svc/other-db', dbSecret('pw-b-current'));
+    const token = fake.startRotation(b);
+    fake.secret(b).versions.get(token)!.secretString = JSON.stringify(dbSecret('pw-b-pending'));
+    const driver = (accepted: Set<string>) => ({
+      create: (c: { password: string }) => ({ password: c.password }),
+      end: async () => {},
+      probe: async (p: { password: string }) => {
+        if (!accepted.has(p.password)) throw new AuthError('refused');
+      },
+      isAuthError: (error: unknown) => error instanceof AuthError,
+    });
+    const poolsA = new CredentialPools(cache, a, driver(new Set(['pw-one-secret'])));
+    const accepted = new Set(['pw-b-pending']);
+    const poolsB = new CredentialPools(cache, b, driver(accepted));
+    const queryB = () =>
+      poolsB.run(async (p) => {
+        if (!accepted.has(p.password)) throw new AuthError('refused');
+        return p.password;
+      });
+    await expect(queryB()).resolves.toBe('pw-b-pending');
+    await poolsA.run(async () => 'a');
+    const before = calls();
+    // WHEN secret A rotates and its event arrives
+    const rotated = rotate(fake, a, 'pw-two-secret');
+    cache.handleEvent({
+      source: 'secret-rotation',
+      'detail-type': 'Secret Rotated',
+      detail: { secretArn: a, versionId: rotated },
+    });
+    // THEN B goes on with its working credentials, with no refusal and no read
+    await expect(queryB()).resolves.toBe('pw-b-pending');
+    expect(poolsB.recoveries).toBe(1);
+    expect(calls()).toBe(before);
+  });
+});
