@@ -1,12 +1,28 @@
 /**
- * bench:consumers — consumers under sustained load through many rotations, against the local mode
+ * bench:consumers — a fleet of consumer processes through rotations, an AWS outage and throttling, and (with
+ * --compare) three kinds of consumer under sustained load, against the local mode.
+ *
+ * Fleet (default): --replicas N processes (default 8) of one service, each a SecretCache + the rotation
+ * broadcast (SNS to a queue per replica) + RotatingPgPool issuing requests, against moto and a real PostgreSQL
+ * rotated by the real function (alternating users). Three scenarios:
+ *   rotations   --fleet-rotations K (default 5): per replica, update latency from finishSecret to the new
+ *               version in its cache (p50/p99), failed requests, GetSecretValue per rotation
+ *   outage      the Secrets Manager endpoint unreachable through local/fault-proxy.ts (its target a closed
+ *               port) for --outage-ms (default 8000), four times the replicas' refresh interval, while
+ *               requests continue
+ *   throttling  Secrets Manager behind local/fault-proxy.ts at --throttle-rate requests/s (default 4) for the
+ *               whole fleet, through --throttled-rotations rotations (default 3)
+ * moto's EventBridge has no SNS target: the bench publishes the rotation event to the topic right after
+ * finishSecret, as the ConsumerBroadcast rule does.
+ *
+ * Comparison (--compare): consumers under sustained load through many rotations, against the local mode
  * (moto + a real PostgreSQL over TLS + the real database rotation function). Three kinds of consumer, each
  * through its own K rotations of its own secret and user, one after the other in the same run (side by side,
  * the baselines' storm of refused logins would starve ours of the machine's two cores):
  *   ours      SecretCache + rotation events from an SQS queue + RotatingPgPool (auth-failure recovery)
  *   env-var   credentials read once at start, as from an environment variable
  *   ttl-5min  a cache refreshed every 5 minutes, the usual caching default, no recovery
- * Usage: npm run bench:consumers -- [--rotations 50] [--rate 500] [--json]
+ * Usage: npm run bench:consumers -- [--replicas 8] [--fleet-rotations 5] [--compare [--rotations 50] [--rate 500]] [--json]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,7 +86,7 @@ interface Group {
  */
 const POOL = { max: 10, idleTimeoutMillis: 1000, maxUses: 200, connectionTimeoutMillis: 2000 };
 
-async function main() {
+async function runComparison() {
   const aws = await startMoto();
   const db = await startPostgres({ tls: true });
   const dir = mkdtempSync(join(tmpdir(), 'bench-consumers-'));
@@ -86,10 +102,22 @@ async function main() {
     await Promise.allSettled([aws.stop(), db.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
+  return { rotations: ROTATIONS, ratePerSecond: RATE, results };
+}
+
+async function main() {
+  const replicaArg = args.indexOf('--replica');
+  if (replicaArg >= 0) {
+    await runReplica(JSON.parse(args[replicaArg + 1] ?? '{}') as ReplicaConfig);
+    return;
+  }
+  const fleet = await runFleet();
+  const comparison = args.includes('--compare') ? await runComparison() : undefined;
   if (JSON_OUTPUT) {
-    console.log(JSON.stringify({ rotations: ROTATIONS, ratePerSecond: RATE, results }, null, 2));
+    console.log(JSON.stringify({ fleet, ...(comparison ? { comparison } : {}) }, null, 2));
   } else {
-    printTable(results);
+    printFleet(fleet);
+    if (comparison) printTable(comparison.results);
   }
 }
 
@@ -447,6 +475,484 @@ function printTable(rows: Array<Record<string, unknown>>) {
     `bench:consumers — ${ROTATIONS} rotations per strategy at ${RATE} requests/s per consumer kind`,
   );
   console.log(line(columns.map(([, title]) => title)));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const c of cells) console.log(line(c));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fleet: replicas in their own processes
+
+const REPLICAS = flag('replicas', 8);
+const FLEET_ROTATIONS = flag('fleet-rotations', 5);
+const OUTAGE_MS = flag('outage-ms', 8000);
+const OUTAGE_REFRESH_MS = Math.max(500, Math.floor(OUTAGE_MS / 4));
+const THROTTLE_RATE = flag('throttle-rate', 4);
+const THROTTLED_ROTATIONS = flag('throttled-rotations', 3);
+/** Requests each replica issues per second, on two connections. */
+const REPLICA_RATE = flag('replica-rate', 20);
+
+interface ReplicaConfig {
+  readonly index: number;
+  readonly aws: LocalAws['clientConfig'];
+  /** Where the replica's Secrets Manager client goes (the switch in front of moto). */
+  readonly secretsEndpoint: string;
+  readonly topicArn: string;
+  readonly queueNamePrefix: string;
+  readonly secretId: string;
+  readonly caPem: string;
+  readonly refreshIntervalMs: number;
+}
+
+type FromReplica =
+  | { type: 'ready' }
+  | { type: 'refresh'; versionId: string; at: number }
+  | { type: 'report'; ok: number; failed: number; fetches: number; errors: string[] };
+
+/** A replica: the service as a user would build it on the library, issuing requests until told to stop. */
+async function runReplica(config: ReplicaConfig): Promise<void> {
+  const { SNSClient } = await import('@aws-sdk/client-sns');
+  const { RotationBroadcastSubscriber } = await import('../client/broadcast');
+  const send = (message: FromReplica) => process.send?.(message);
+  const secrets = new SecretsManagerClient({ ...config.aws, endpoint: config.secretsEndpoint });
+  const cache = new SecretCache({
+    client: secrets,
+    refreshIntervalMs: config.refreshIntervalMs,
+    observer: { onRefresh: (info) => send({ type: 'refresh', versionId: info.versionId, at: Date.now() }) },
+  });
+  const subscriber = new RotationBroadcastSubscriber({
+    cache,
+    sqs: new SQSClient(config.aws),
+    sns: new SNSClient(config.aws),
+    topicArn: config.topicArn,
+    queueNamePrefix: config.queueNamePrefix,
+    replicaId: `replica-${config.index}`,
+  });
+  await subscriber.start();
+  const pool = new RotatingPgPool({
+    source: cache,
+    secretId: config.secretId,
+    pool: {
+      max: 2,
+      idleTimeoutMillis: 1000,
+      connectionTimeoutMillis: 2000,
+      ssl: { ca: config.caPem, rejectUnauthorized: true },
+    },
+  });
+  await pool.query('SELECT 1');
+  let ok = 0;
+  let failed = 0;
+  const errors: string[] = [];
+  let running = true;
+  const loops = [0, 1].map(async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        await pool.query('SELECT 1');
+        ok++;
+      } catch (error) {
+        failed++;
+        if (errors.length < 3)
+          errors.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+      }
+      await sleep(Math.max(0, 2000 / REPLICA_RATE - (Date.now() - started)));
+    }
+  });
+  process.on('message', async (message: { type: string }) => {
+    if (message.type === 'report') {
+      send({ type: 'report', ok, failed, fetches: cache.fetches, errors: [...errors] });
+    } else if (message.type === 'stop') {
+      running = false;
+      await Promise.all(loops);
+      await subscriber.stop();
+      await pool.end();
+      process.send?.({ type: 'report', ok, failed, fetches: cache.fetches, errors: [...errors] }, () =>
+        process.exit(0),
+      );
+    }
+  });
+  send({ type: 'ready' });
+}
+
+/**
+ * A TCP switch in front of an endpoint: the replicas' Secrets Manager endpoint, moved between moto, the
+ * throttling proxy and the unreachable one (or refusing connections) without restarting the replicas.
+ */
+async function startSwitch(target: string) {
+  const { createServer, connect } = await import('node:net');
+  const url = new URL(target);
+  let upstream = { host: url.hostname, port: Number(url.port) };
+  let down = false;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    if (down) {
+      socket.destroy();
+      return;
+    }
+    const remote = connect(upstream);
+    sockets.add(socket);
+    sockets.add(remote);
+    const close = () => {
+      socket.destroy();
+      remote.destroy();
+      sockets.delete(socket);
+      sockets.delete(remote);
+    };
+    socket.on('error', close).on('close', close);
+    remote.on('error', close).on('close', close);
+    socket.pipe(remote).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const cut = () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    /** Cuts every connection; new ones go to `to`, or are refused when `to` is undefined. */
+    route(to: string | undefined) {
+      down = to === undefined;
+      if (to) {
+        const next = new URL(to);
+        upstream = { host: next.hostname, port: Number(next.port) };
+      }
+      cut();
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        cut();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface ReplicaHandle {
+  readonly index: number;
+  readonly refreshes: Array<{ versionId: string; at: number }>;
+  report(): Promise<Extract<FromReplica, { type: 'report' }>>;
+  stop(): Promise<Extract<FromReplica, { type: 'report' }>>;
+}
+
+async function startReplicas(count: number, config: Omit<ReplicaConfig, 'index'>): Promise<ReplicaHandle[]> {
+  const { fork } = await import('node:child_process');
+  return Promise.all(
+    Array.from({ length: count }, (_, index) => {
+      const child = fork(__filename, ['--replica', JSON.stringify({ ...config, index })], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        env: { ...process.env },
+      });
+      const refreshes: Array<{ versionId: string; at: number }> = [];
+      const waiters: Array<(m: Extract<FromReplica, { type: 'report' }>) => void> = [];
+      return new Promise<ReplicaHandle>((resolve, reject) => {
+        child.on('exit', (code) => {
+          if (code) reject(new Error(`replica ${index} exited with ${code}`));
+        });
+        child.on('message', (message: FromReplica) => {
+          if (message.type === 'ready') {
+            resolve({
+              index,
+              refreshes,
+              report: () =>
+                new Promise((r) => {
+                  waiters.push(r);
+                  child.send({ type: 'report' });
+                }),
+              stop: () =>
+                new Promise((r) => {
+                  waiters.push(r);
+                  child.send({ type: 'stop' });
+                }),
+            });
+          } else if (message.type === 'refresh') refreshes.push(message);
+          else waiters.shift()?.(message);
+        });
+      });
+    }),
+  );
+}
+
+interface ReplicaRow {
+  scenario: string;
+  replica: number;
+  updateP50Ms: number | null;
+  updateP99Ms: number | null;
+  failed: number;
+  requests: number;
+  getSecretValuePerRotation?: number;
+  getSecretValueCalls?: number;
+}
+
+async function runFleet() {
+  const aws = await startMoto();
+  const db = await startPostgres({ tls: true });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
+  writeFileSync(join(dir, 'ca.pem'), db.caPem ?? '');
+  const { SNSClient, CreateTopicCommand, PublishCommand } = await import('@aws-sdk/client-sns');
+  const { startFaultProxy } = await import('../local/fault-proxy');
+  const secrets = new SecretsManagerClient(aws.clientConfig);
+  const eventBridge = new EventBridgeClient(aws.clientConfig);
+  const sns = new SNSClient(aws.clientConfig);
+  const switcher = await startSwitch(aws.endpoint);
+  const throttle = await startFaultProxy({
+    target: aws.endpoint,
+    ratePerSecond: THROTTLE_RATE,
+    burst: THROTTLE_RATE,
+  });
+  const rows: ReplicaRow[] = [];
+  const scenarios: Array<Record<string, unknown>> = [];
+  try {
+    await eventBridge.send(new CreateEventBusCommand({ Name: 'fleet' }));
+    const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'fleet-broadcast' }))).TopicArn as string;
+    const username = 'fleet_app';
+    await admin(db, async (c) => {
+      await c.query(`CREATE ROLE ${escapeIdentifier(username)} LOGIN PASSWORD 'Fleet-Start-1'`);
+    });
+    const master = await secrets.send(
+      new CreateSecretCommand({
+        Name: 'fleet/master',
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          host: db.host,
+          port: db.port,
+          username: db.adminUser,
+          password: db.adminPassword,
+          dbname: db.database,
+        }),
+      }),
+    );
+    const secret = await secrets.send(
+      new CreateSecretCommand({
+        Name: 'fleet/app',
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          host: db.host,
+          port: db.port,
+          username,
+          password: 'Fleet-Start-1',
+          dbname: db.database,
+          masterarn: master.ARN,
+        }),
+      }),
+    );
+    const secretId = secret.ARN as string;
+    const driver = new RotationDriver(aws.clientConfig);
+    const handler = createDatabaseHandler({
+      secretsManager: driver.client,
+      eventBridge,
+      env: {
+        ROTATION_STRATEGY: 'alternating-users',
+        EVENT_BUS_NAME: 'fleet',
+        DB_CA_BUNDLE_PATH: join(dir, 'ca.pem'),
+      },
+    });
+    /** One rotation, its event broadcast; resolves with each replica's update latency. */
+    const rotateOnce = async (replicas: ReplicaHandle[]) => {
+      const record = await driver.rotate(secretId, handler);
+      const finishedAt = Date.now();
+      await sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Message: JSON.stringify({
+            version: '0',
+            source: 'secret-rotation',
+            'detail-type': 'Secret Rotated',
+            resources: [secretId],
+            detail: { secretArn: secretId, versionId: record.token },
+          }),
+        }),
+      );
+      const deadline = Date.now() + 30_000;
+      const latencies = new Map<number, number>();
+      while (latencies.size < replicas.length && Date.now() < deadline) {
+        for (const r of replicas) {
+          const seen = r.refreshes.find((x) => x.versionId === record.token);
+          if (seen && !latencies.has(r.index)) latencies.set(r.index, Math.max(0, seen.at - finishedAt));
+        }
+        await sleep(5);
+      }
+      return latencies;
+    };
+    const base = {
+      aws: aws.clientConfig,
+      secretsEndpoint: switcher.endpoint,
+      topicArn,
+      secretId,
+      caPem: db.caPem ?? '',
+    };
+
+    // 1. rotations, and 2. throttling: one fleet with the default 15-minute refresh
+    const fleet = await startReplicas(REPLICAS, {
+      ...base,
+      queueNamePrefix: 'fleet-',
+      refreshIntervalMs: 900_000,
+    });
+    const collect = async (
+      scenario: string,
+      rotations: number,
+      run: () => Promise<Map<number, number>[]>,
+    ) => {
+      const before = await Promise.all(fleet.map((r) => r.report()));
+      const results = await run();
+      await sleep(300);
+      const after = await Promise.all(fleet.map((r) => r.report()));
+      const scenarioRows = fleet.map((r, i) => {
+        const lat = results.map((m) => m.get(r.index)).filter((v): v is number => v !== undefined);
+        return {
+          scenario,
+          replica: r.index,
+          updateP50Ms: percentile(lat, 50),
+          updateP99Ms: percentile(lat, 99),
+          updated: `${lat.length}/${rotations}`,
+          failed: (after[i]?.failed ?? 0) - (before[i]?.failed ?? 0),
+          requests:
+            (after[i]?.ok ?? 0) + (after[i]?.failed ?? 0) - (before[i]?.ok ?? 0) - (before[i]?.failed ?? 0),
+          getSecretValuePerRotation: round(
+            ((after[i]?.fetches ?? 0) - (before[i]?.fetches ?? 0)) / rotations,
+          ),
+          errors: after[i]?.errors ?? [],
+        };
+      });
+      rows.push(...scenarioRows);
+      return scenarioRows;
+    };
+    if (!JSON_OUTPUT) process.stderr.write(`rotations: ${FLEET_ROTATIONS} with ${REPLICAS} replicas\n`);
+    const rotationRows = await collect('rotations', FLEET_ROTATIONS, async () => {
+      const all: Map<number, number>[] = [];
+      for (let i = 0; i < FLEET_ROTATIONS; i++) all.push(await rotateOnce(fleet));
+      return all;
+    });
+    scenarios.push(summary('rotations', rotationRows, FLEET_ROTATIONS));
+
+    if (!JSON_OUTPUT) process.stderr.write(`throttling: ${THROTTLE_RATE} requests/s for the fleet\n`);
+    switcher.route(throttle.endpoint);
+    const throttledBefore = throttle.stats.throttled + (throttle.stats.byOperation.GetSecretValue ?? 0);
+    const throttleRows = await collect('throttling', THROTTLED_ROTATIONS, async () => {
+      const all: Map<number, number>[] = [];
+      for (let i = 0; i < THROTTLED_ROTATIONS; i++) all.push(await rotateOnce(fleet));
+      return all;
+    });
+    const proxyCalls =
+      throttle.stats.throttled + (throttle.stats.byOperation.GetSecretValue ?? 0) - throttledBefore;
+    scenarios.push({
+      ...summary('throttling', throttleRows, THROTTLED_ROTATIONS),
+      callsAtEndpointPerReplicaPerRotation: round(proxyCalls / REPLICAS / THROTTLED_ROTATIONS),
+      throttledAnswers: throttle.stats.throttled,
+    });
+    switcher.route(aws.endpoint);
+    await Promise.all(fleet.map((r) => r.stop()));
+
+    // 3. outage: a fleet whose refresh interval is a quarter of the outage
+    if (!JSON_OUTPUT)
+      process.stderr.write(`outage: ${OUTAGE_MS} ms, refresh interval ${OUTAGE_REFRESH_MS} ms\n`);
+    const outageFleet = await startReplicas(REPLICAS, {
+      ...base,
+      queueNamePrefix: 'fleet-outage-',
+      refreshIntervalMs: OUTAGE_REFRESH_MS,
+    });
+    const before = await Promise.all(outageFleet.map((r) => r.report()));
+    // Secrets Manager unreachable: the fault proxy's target is a port nobody listens on, so every call gets
+    // the proxy's "target unreachable" answer (HTTP 502), as from a load balancer in front of a dead service.
+    const { freePort } = await import('../local/databases/common');
+    const unreachable = await startFaultProxy({ target: `http://127.0.0.1:${await freePort()}` });
+    switcher.route(unreachable.endpoint);
+    await sleep(OUTAGE_MS);
+    const during = await Promise.all(outageFleet.map((r) => r.report()));
+    switcher.route(aws.endpoint);
+    const unreachableCalls = unreachable.stats.forwarded;
+    await unreachable.stop();
+    await sleep(OUTAGE_REFRESH_MS * 2);
+    const after = await Promise.all(outageFleet.map((r) => r.stop()));
+    const outageRows = outageFleet.map((r, i) => ({
+      scenario: 'outage',
+      replica: r.index,
+      updateP50Ms: null,
+      updateP99Ms: null,
+      failed: (after[i]?.failed ?? 0) - (before[i]?.failed ?? 0),
+      requests:
+        (after[i]?.ok ?? 0) + (after[i]?.failed ?? 0) - (before[i]?.ok ?? 0) - (before[i]?.failed ?? 0),
+      getSecretValueCalls: (during[i]?.fetches ?? 0) - (before[i]?.fetches ?? 0),
+      errors: after[i]?.errors ?? [],
+    }));
+    rows.push(...outageRows);
+    scenarios.push({
+      scenario: 'outage',
+      replicas: REPLICAS,
+      outageMs: OUTAGE_MS,
+      refreshIntervalMs: OUTAGE_REFRESH_MS,
+      failedRequests: outageRows.reduce((t, r) => t + r.failed, 0),
+      requests: outageRows.reduce((t, r) => t + r.requests, 0),
+      getSecretValueAttemptsPerReplica: round(
+        outageRows.reduce((t, r) => t + r.getSecretValueCalls, 0) / REPLICAS,
+      ),
+      callsAtEndpointPerReplica: round(unreachableCalls / REPLICAS),
+    });
+  } finally {
+    await Promise.allSettled([switcher.stop(), throttle.stop(), aws.stop(), db.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { replicas: REPLICAS, scenarios, rows };
+}
+
+function summary(scenario: string, rows: Array<Record<string, unknown>>, rotations: number) {
+  const all = (key: string) => rows.map((r) => r[key]).filter((v): v is number => typeof v === 'number');
+  return {
+    scenario,
+    replicas: rows.length,
+    rotations,
+    updateP50MsWorstReplica: Math.max(...all('updateP50Ms')),
+    updateP99MsWorstReplica: Math.max(...all('updateP99Ms')),
+    replicasUpdatedEveryTime: rows.filter((r) => r.updated === `${rotations}/${rotations}`).length,
+    failedRequests: all('failed').reduce((t, v) => t + v, 0),
+    requests: all('requests').reduce((t, v) => t + v, 0),
+    getSecretValuePerReplicaPerRotationWorst: Math.max(...all('getSecretValuePerRotation')),
+  };
+}
+
+function printFleet(fleet: Awaited<ReturnType<typeof runFleet>>) {
+  const columns = [
+    ['scenario', 'scenario'],
+    ['replica', 'replica'],
+    ['updated', 'updated'],
+    ['updateP50Ms', 'update p50 ms'],
+    ['updateP99Ms', 'update p99 ms'],
+    ['requests', 'requests'],
+    ['failed', 'failed'],
+    ['getSecretValuePerRotation', 'GetSecretValue/rotation'],
+    ['getSecretValueCalls', 'GetSecretValue in outage'],
+  ] as const;
+  table(
+    `bench:consumers — fleet of ${fleet.replicas} replica processes (alternating users, broadcast, RotatingPgPool)`,
+    columns,
+    fleet.rows as unknown as Array<Record<string, unknown>>,
+  );
+  console.log('');
+  for (const s of fleet.scenarios) {
+    console.log(
+      Object.entries(s)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('  '),
+    );
+  }
+  const errors = fleet.rows.flatMap((r) => (r as { errors?: string[] }).errors ?? []);
+  if (errors.length > 0) console.log(`\nfirst errors: ${[...new Set(errors)].slice(0, 5).join(' | ')}`);
+}
+
+function table(
+  title: string,
+  columns: ReadonlyArray<readonly [string, string]>,
+  rows: Array<Record<string, unknown>>,
+) {
+  const cells = rows.map((row) =>
+    columns.map(([key]) => (row[key] === undefined || row[key] === null ? '-' : String(row[key]))),
+  );
+  const widths = columns.map(([, t], i) => Math.max(t.length, ...cells.map((c) => c[i]?.length ?? 0)));
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  console.log(title);
+  console.log(line(columns.map(([, t]) => t)));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const c of cells) console.log(line(c));
 }

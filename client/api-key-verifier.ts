@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readApiKey } from './api-key-secret.js';
 import { SecretClientError } from './errors.js';
+import { SecretCache } from './secret-cache.js';
 import type { CachedSecret, SecretValueSource } from './types.js';
 
 /** Options of an API key verifier. */
@@ -12,19 +13,24 @@ export interface ApiKeyVerifierOptions {
   /** Field of the secret's JSON holding the key. @default 'apiKey' */
   readonly field?: string;
   /**
-   * Current and previous keys are read again at least this often, even without a change notification; this
-   * bounds how long a revoked previous key is still accepted when no event arrives. @default 60_000
+   * Current and previous keys are read again at least this often, even without a change notification,
+   * whatever the source's own cache settings: this bounds how long a revoked key is still accepted when no
+   * event arrives (emergency revocation included). Costs two `GetSecretValue` per interval. @default 60_000
    */
   readonly refreshIntervalMs?: number;
   /**
-   * An unknown key makes the verifier read the secret again, bypassing the cache, at most this often (a
-   * caller may learn of a new key before this service does). Unknown keys wait for that read instead of
-   * being refused at once, so garbage keys cost at most one read per interval. @default 1_000
+   * An unknown key makes the verifier read AWSCURRENT anew at most this often (a caller may learn of a new key
+   * before this service does), without flushing the cache other consumers share. An unknown key that arrives
+   * within this interval after such a read is refused at once, so a flood of garbage keys costs at most one
+   * read per interval and holds no request. @default 1_000
    */
   readonly missRefreshIntervalMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now?: () => number;
-  /** Sleeps until the next refresh on a miss; injectable for tests. */
+  /**
+   * @deprecated Unused: an unknown key no longer waits for the next allowed read, it is refused at once.
+   * Accepted so that existing callers compile.
+   */
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -49,6 +55,8 @@ interface AcceptedKey {
 interface KeySet {
   readonly keys: readonly AcceptedKey[];
   readonly loadedAt: number;
+  /** When the oldest copy it was built from was fetched: the set is stale `refreshIntervalMs` after. */
+  readonly readAt: number;
   /** The change notifications seen when the read started: a later one makes the set stale. */
   readonly generation: number;
 }
@@ -56,7 +64,6 @@ interface KeySet {
 /** Longest key considered: a longer one is refused without hashing. */
 const MAX_KEY_LENGTH = 4096;
 const INVALID: ApiKeyVerification = { valid: false };
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Verifies self-issued API keys in the service that accepts them. Accepts the AWSCURRENT key and, during its
@@ -74,7 +81,6 @@ export class ApiKeyVerifier {
   readonly #refreshIntervalMs: number;
   readonly #missRefreshIntervalMs: number;
   readonly #now: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
   readonly #unsubscribe: () => void;
   #keys: KeySet | undefined;
   /** Change notifications received; a key set read before the latest one is stale. */
@@ -95,10 +101,9 @@ export class ApiKeyVerifier {
     this.#refreshIntervalMs = options.refreshIntervalMs ?? 60_000;
     this.#missRefreshIntervalMs = options.missRefreshIntervalMs ?? 1_000;
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? defaultSleep;
     this.#unsubscribe = this.#source.onChange(() => {
       if (!this.#ownInvalidation) this.#generation++;
-    });
+    }, this.#secretId);
   }
 
   /** Whether `presented` is the current key or the previous key still in its grace period. */
@@ -126,7 +131,7 @@ export class ApiKeyVerifier {
   async #fresh(): Promise<KeySet> {
     const keys = this.#keys;
     const now = this.#now();
-    if (keys && keys.generation === this.#generation && now - keys.loadedAt < this.#refreshIntervalMs)
+    if (keys && keys.generation === this.#generation && now - keys.readAt < this.#refreshIntervalMs)
       return keys;
     if (keys && now - this.#failedAt < this.#missRefreshIntervalMs) return keys;
     try {
@@ -139,22 +144,20 @@ export class ApiKeyVerifier {
     }
   }
 
-  /** After a miss: one read that bypasses the cache, at most once per interval, shared by all misses. */
+  /**
+   * After a miss: one read of AWSCURRENT anew, shared by concurrent misses. A miss within
+   * `missRefreshIntervalMs` of the last such read is refused at once (no waiting, no read).
+   */
   async #refreshAfterMiss(seen: KeySet): Promise<KeySet | undefined> {
     if (this.#keys && this.#keys !== seen) return this.#keys;
-    if (!this.#missRefresh) {
-      const wait = Math.max(0, this.#lastMissRefreshAt + this.#missRefreshIntervalMs - this.#now());
-      const refresh = (async () => {
-        if (wait > 0) await this.#sleep(wait);
-        this.#lastMissRefreshAt = this.#now();
-        return this.#load(true);
-      })();
-      this.#missRefresh = refresh
-        .catch(() => undefined)
-        .finally(() => {
-          this.#missRefresh = undefined;
-        });
-    }
+    if (this.#missRefresh) return this.#missRefresh;
+    if (this.#now() - this.#lastMissRefreshAt < this.#missRefreshIntervalMs) return undefined;
+    this.#lastMissRefreshAt = this.#now();
+    this.#missRefresh = this.#load(true)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#missRefresh = undefined;
+      });
     return this.#missRefresh;
   }
 
@@ -165,7 +168,9 @@ export class ApiKeyVerifier {
     }
     const generation = this.#generation;
     const promise = (async () => {
-      if (bypassCache) {
+      const isCache = this.#source instanceof SecretCache;
+      if (bypassCache && !isCache) {
+        // A source that may not honour maxAgeMs: invalidate it (without counting our own notification).
         this.#ownInvalidation = true;
         try {
           this.#source.invalidate(this.#secretId);
@@ -174,16 +179,19 @@ export class ApiKeyVerifier {
         }
       }
       this.loads++;
+      const maxAgeMs = bypassCache ? 0 : this.#refreshIntervalMs;
       const [current, previous] = await Promise.all([
-        this.#source.current(this.#secretId),
-        this.#source.stage(this.#secretId, 'AWSPREVIOUS'),
+        this.#source.current(this.#secretId, { maxAgeMs }),
+        this.#source.stage(this.#secretId, 'AWSPREVIOUS', { maxAgeMs: this.#refreshIntervalMs }),
       ]);
       const keys = [this.#accepted(current, 'AWSCURRENT')];
       if (previous && previous.versionId !== current.versionId) {
         const accepted = this.#acceptedOrUndefined(previous, 'AWSPREVIOUS');
         if (accepted) keys.push(accepted);
       }
-      const set: KeySet = { keys, loadedAt: this.#now(), generation };
+      const loadedAt = this.#now();
+      const readAt = Math.min(current.fetchedAt ?? loadedAt, previous?.fetchedAt ?? loadedAt);
+      const set: KeySet = { keys, loadedAt, readAt, generation };
       // A slower read that started earlier must not replace a newer one.
       if (!this.#keys || this.#keys.generation <= generation) this.#keys = set;
       return set;

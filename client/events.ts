@@ -26,10 +26,14 @@ export interface RotationQueuePollerOptions {
 /**
  * Polls an SQS queue that receives rotation events and refreshes the cache as they arrive. Each message is
  * deleted after it was applied; a message that cannot be parsed is deleted too (it can never apply).
+ *
+ * One queue read this way is a work queue: with several replicas, each event reaches one of them. For a
+ * service with more than one replica, use `RotationBroadcastSubscriber` (a queue per replica).
  */
 export class RotationQueuePoller {
   #running = false;
   #loop: Promise<void> | undefined;
+  #abort: AbortController | undefined;
 
   constructor(private readonly options: RotationQueuePollerOptions) {}
 
@@ -40,21 +44,24 @@ export class RotationQueuePoller {
     this.#loop = this.#run();
   }
 
-  /** Stops after the poll under way. */
+  /** Stops at once: the long poll under way is aborted. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#abort?.abort();
     await this.#loop;
   }
 
   /** Receives once and applies what arrived; returns the number of messages. */
   async pollOnce(waitTimeSeconds = this.options.waitTimeSeconds ?? 20): Promise<number> {
     const { sqs, queueUrl, cache } = this.options;
+    this.#abort = new AbortController();
     const out = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: waitTimeSeconds,
       }),
+      { abortSignal: this.#abort.signal },
     );
     const messages = out.Messages ?? [];
     for (const message of messages) {
@@ -80,8 +87,15 @@ export class RotationQueuePoller {
       try {
         await this.pollOnce(Math.min(this.options.waitTimeSeconds ?? 20, 20));
       } catch (error) {
+        if (!this.#running) break;
         this.options.onError?.(error);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          this.#abort?.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
       }
     }
   }

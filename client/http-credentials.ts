@@ -1,5 +1,6 @@
 import { readApiKey } from './api-key-secret.js';
 import { SecretClientError } from './errors.js';
+import { SecretCache } from './secret-cache.js';
 import type { CachedSecret, SecretValueSource } from './types.js';
 
 /** An API key as a caller uses it. */
@@ -9,6 +10,14 @@ export interface ApiKeyCredential {
   readonly value: string;
   /** The provider's id of the key, when the secret records it. */
   readonly keyId?: string;
+}
+
+/** A recovery after a refusal of `from`: shared while under way, paused after it found no other key. */
+interface KeyRecovery {
+  readonly from: string;
+  readonly result: Promise<ApiKeyCredential | undefined>;
+  readonly attempt: number;
+  retryAt?: number;
 }
 
 /** Options of the API key credential provider. */
@@ -27,6 +36,16 @@ export interface ApiKeyCredentialsOptions {
   readonly rejectedStatuses?: readonly number[];
   /** The fetch of `fetch()`. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
+  /**
+   * After a refusal for which no other key was found, refusals of the same key read no secret for this long,
+   * doubling with each fruitless recovery up to `recoveryBackoffMaxMs`; a change of the secret ends the
+   * pause. Bounds what a service answering 403 for business reasons costs in `GetSecretValue`. @default 1_000
+   */
+  readonly recoveryBackoffMs?: number;
+  /** @default 300_000 */
+  readonly recoveryBackoffMaxMs?: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
 }
 
 /**
@@ -37,7 +56,10 @@ export class ApiKeyRejectedError extends SecretClientError {
     readonly secretId: string,
     readonly versionsTried: readonly string[],
     readonly status: number | undefined,
-    options?: ErrorOptions,
+    options?: ErrorOptions & {
+      /** The last refused response of `fetch()`, body unread: a refusal may be the API's business answer. */
+      readonly response?: Response;
+    },
   ) {
     super(
       `The API key of secret ${secretId} was refused${status !== undefined ? ` (HTTP ${status})` : ''}; ` +
@@ -45,7 +67,12 @@ export class ApiKeyRejectedError extends SecretClientError {
       options,
     );
     this.name = 'ApiKeyRejectedError';
+    // Not enumerable: a logger serializing the error does not dump a response.
+    Object.defineProperty(this, 'response', { value: options?.response, enumerable: false });
   }
+
+  /** The last refused response of `fetch()`, its body unread (a 403 may be the API's business answer). */
+  declare readonly response: Response | undefined;
 }
 
 /**
@@ -69,7 +96,10 @@ export class ApiKeyCredentials {
   readonly #unsubscribe: () => void;
   /** After a recovery through AWSPENDING, until the secret changes: the key that works. */
   #override: ApiKeyCredential | undefined;
-  #recovery: { readonly from: string; readonly result: Promise<ApiKeyCredential | undefined> } | undefined;
+  #recovery: KeyRecovery | undefined;
+  readonly #backoffMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #now: () => number;
   /** Requests retried with another key after a refusal. */
   recoveries = 0;
 
@@ -81,10 +111,13 @@ export class ApiKeyCredentials {
     this.#field = options.field ?? 'apiKey';
     this.#rejected = options.rejectedStatuses ?? [401, 403];
     this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#backoffMs = options.recoveryBackoffMs ?? 1_000;
+    this.#backoffMaxMs = options.recoveryBackoffMaxMs ?? 300_000;
+    this.#now = options.now ?? Date.now;
     this.#unsubscribe = this.#source.onChange(() => {
       this.#override = undefined;
       this.#recovery = undefined;
-    });
+    }, this.#secretId);
   }
 
   /** The key to use now. */
@@ -111,14 +144,25 @@ export class ApiKeyCredentials {
     const first = await this.key();
     const outcome = await this.#try(attempt, first, isRejected, isRejectedError);
     if (!outcome.rejected) return outcome.result as T;
-    await outcome.discard?.();
     const next = await this.#recover(first.versionId);
-    if (!next) throw new ApiKeyRejectedError(this.#secretId, [first.versionId], outcome.status);
+    if (!next) {
+      throw new ApiKeyRejectedError(
+        this.#secretId,
+        [first.versionId],
+        outcome.status,
+        responseOf(outcome.result),
+      );
+    }
+    await outcome.discard?.();
     this.recoveries++;
     const retried = await this.#try(attempt, next, isRejected, isRejectedError);
     if (!retried.rejected) return retried.result as T;
-    await retried.discard?.();
-    throw new ApiKeyRejectedError(this.#secretId, [first.versionId, next.versionId], retried.status);
+    throw new ApiKeyRejectedError(
+      this.#secretId,
+      [first.versionId, next.versionId],
+      retried.status,
+      responseOf(retried.result),
+    );
   }
 
   /**
@@ -155,6 +199,7 @@ export class ApiKeyCredentials {
       if (!verdict) return { rejected: false, result };
       return {
         rejected: true,
+        result,
         ...(typeof verdict === 'number' ? { status: verdict } : {}),
         ...(result instanceof Response
           ? { discard: () => result.body?.cancel().catch(() => undefined) ?? Promise.resolve() }
@@ -169,34 +214,45 @@ export class ApiKeyCredentials {
 
   /** The key to retry with after `failedVersion` was refused; shared by concurrent refusals. */
   async #recover(failedVersion: string): Promise<ApiKeyCredential | undefined> {
-    if (this.#recovery?.from !== failedVersion) {
-      const result = this.#findOther(failedVersion);
-      this.#recovery = { from: failedVersion, result };
-      result.then(
-        (found) => {
-          if (!found && this.#recovery?.result === result) this.#recovery = undefined;
-        },
-        () => {
-          if (this.#recovery?.result === result) this.#recovery = undefined;
-        },
-      );
+    const recovery = this.#recovery;
+    if (recovery?.from === failedVersion) {
+      if (recovery.retryAt === undefined) return recovery.result;
+      if (this.#now() < recovery.retryAt) return undefined;
     }
-    return this.#recovery.result;
+    const attempt = recovery?.from === failedVersion ? recovery.attempt + 1 : 1;
+    const result = this.#findOther(failedVersion);
+    const created: KeyRecovery = { from: failedVersion, result, attempt };
+    this.#recovery = created;
+    const pause = () => {
+      created.retryAt = this.#now() + Math.min(this.#backoffMaxMs, this.#backoffMs * 2 ** (attempt - 1));
+    };
+    result.then((found) => {
+      if (!found) pause();
+    }, pause);
+    return result;
   }
 
   async #findOther(failedVersion: string): Promise<ApiKeyCredential | undefined> {
-    // Invalidate first, synchronously: the change listener clears the previous override and recovery.
-    this.#source.invalidate(this.#secretId);
-    const current = await this.#source.current(this.#secretId);
+    this.#override = undefined;
+    const current = await this.#readCurrentNow();
     let found: CachedSecret | undefined = current.versionId !== failedVersion ? current : undefined;
     if (!found) {
-      const pending = await this.#source.stage(this.#secretId, 'AWSPENDING');
+      const pending = await this.#source.stage(this.#secretId, 'AWSPENDING', { maxAgeMs: 0 });
       if (pending && pending.versionId !== failedVersion) found = pending;
     }
     if (!found) return undefined;
     const key = this.#parse(found);
     if (found !== current) this.#override = key;
     return key;
+  }
+
+  /**
+   * AWSCURRENT read now. A source that honours `maxAgeMs` (the `SecretCache`) fetches without flushing what
+   * other consumers share; one that does not is invalidated first.
+   */
+  async #readCurrentNow(): Promise<CachedSecret> {
+    if (!(this.#source instanceof SecretCache)) this.#source.invalidate(this.#secretId);
+    return this.#source.current(this.#secretId, { maxAgeMs: 0 });
   }
 
   #headersFor(key: ApiKeyCredential): Record<string, string> {
@@ -212,4 +268,8 @@ export class ApiKeyCredentials {
     }
     return { versionId: secret.versionId, ...key };
   }
+}
+
+function responseOf(result: unknown): { response: Response } | undefined {
+  return result instanceof Response ? { response: result } : undefined;
 }

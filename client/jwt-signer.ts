@@ -91,10 +91,10 @@ export class JwtSigner {
     if (options.expiresInSeconds !== undefined) positiveInteger(options.expiresInSeconds, 'expiresInSeconds');
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    // Any change may be ours (the event may name the ARN where we were given a name); a check costs one cache read.
+    // Only this secret's changes (the source matches a name with its ARNs).
     this.#unsubscribe = options.source.onChange(() => {
       this.#generation++;
-    });
+    }, options.secretId);
   }
 
   /** Signs `payload` with the current key. */

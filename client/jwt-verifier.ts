@@ -15,6 +15,10 @@ export const JWT_VERIFIER_DEFAULTS = {
   /** Least time between two fetches caused by an unknown `kid`. */
   cooldownMs: 30_000,
   timeoutMs: 5_000,
+  /** Largest JWKS response read; a key set of a few keys is a few kilobytes. */
+  maxResponseBytes: 65_536,
+  /** Most keys a JWKS may hold (the rotation publishes current, next and previous). */
+  maxKeys: 20,
 } as const;
 
 /** Private JWK members: a public document holding any of them is refused. */
@@ -70,6 +74,10 @@ export interface JwtVerifierOptions {
   readonly cooldownMs?: number;
   /** HTTP timeout. @default 5_000 */
   readonly timeoutMs?: number;
+  /** A JWKS response longer than this is refused without being read whole. @default 65_536 */
+  readonly maxResponseBytes?: number;
+  /** A JWKS with more keys than this is refused. @default 20 */
+  readonly maxKeys?: number;
   /** Leeway for `exp`/`nbf`/`iat`. @default 0 */
   readonly clockToleranceSeconds?: number;
   /** Refuse tokens whose `exp - iat` exceeds this (the rotation's `JWT_MAX_TOKEN_LIFETIME_SECONDS`). @default - not checked */
@@ -109,7 +117,8 @@ export class JwtVerifier {
     if ((options.jwksUrl === undefined) === (options.fetchJwks === undefined)) {
       throw new RangeError('JwtVerifier: give exactly one of jwksUrl and fetchJwks');
     }
-    for (const name of ['cacheMaxAgeMs', 'cooldownMs', 'timeoutMs'] as const) {
+    if (options.jwksUrl !== undefined) checkJwksUrl(options.jwksUrl);
+    for (const name of ['cacheMaxAgeMs', 'cooldownMs', 'timeoutMs', 'maxResponseBytes', 'maxKeys'] as const) {
       const value = options[name];
       if (value !== undefined && !(value >= 0)) {
         throw new RangeError(`JwtVerifier: ${name} must be zero or more, got ${value}`);
@@ -216,6 +225,12 @@ export class JwtVerifier {
     }
     const keys = (document as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw new JwksUnavailableError('The JWKS is not a JWK Set (no "keys" array)');
+    const maxKeys = this.#options.maxKeys ?? JWT_VERIFIER_DEFAULTS.maxKeys;
+    if (keys.length > maxKeys) {
+      throw new JwksUnavailableError(
+        `The JWKS holds ${keys.length} keys, more than maxKeys (${maxKeys}); refusing it`,
+      );
+    }
     for (const key of keys) {
       if (typeof key !== 'object' || key === null)
         throw new JwksUnavailableError('The JWKS has a key that is not an object');
@@ -242,12 +257,65 @@ export class JwtVerifier {
       signal: AbortSignal.timeout(this.#options.timeoutMs ?? JWT_VERIFIER_DEFAULTS.timeoutMs),
     });
     if (response.status !== 200) {
+      await response.body?.cancel().catch(() => undefined);
       throw new JwksUnavailableError(`The JWKS at ${url.href} answered HTTP ${response.status}`);
     }
+    const limit = this.#options.maxResponseBytes ?? JWT_VERIFIER_DEFAULTS.maxResponseBytes;
+    const text = await readLimited(response, limit, url);
     try {
-      return await response.json();
-    } catch (error) {
-      throw new JwksUnavailableError(`The JWKS at ${url.href} is not JSON`, { cause: error });
+      return JSON.parse(text);
+    } catch {
+      // JSON.parse's message quotes the document; a public key set, but an unknown server's answer
+      throw new JwksUnavailableError(`The JWKS at ${url.href} is not JSON`);
     }
   }
+}
+
+/** Reads a response's body as text, refusing it once it passes `limit` bytes (declared or read). */
+async function readLimited(response: Response, limit: number, url: URL): Promise<string> {
+  const tooLarge = () =>
+    new JwksUnavailableError(
+      `The JWKS at ${url.href} is larger than maxResponseBytes (${limit}); refusing it`,
+    );
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A JWKS URL must be https: keys fetched over plain HTTP could be swapped in transit, and then any token
+ * signed by the swapper's key verifies. Loopback (`localhost`, 127.0.0.0/8, `::1`) is allowed over http for
+ * local development and sidecars.
+ */
+export function checkJwksUrl(jwksUrl: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(String(jwksUrl));
+  } catch {
+    throw new RangeError(`JwtVerifier: jwksUrl is not a URL: '${String(jwksUrl)}'`);
+  }
+  if (url.protocol === 'https:') return url;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  if (url.protocol === 'http:' && loopback) return url;
+  throw new RangeError(
+    `JwtVerifier: jwksUrl must use https (http is allowed only for loopback), got '${url.protocol}//${url.host}'`,
+  );
 }

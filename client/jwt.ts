@@ -12,6 +12,7 @@ export {
   type JwtSignOptions,
 } from './jwt-signer.js';
 export {
+  checkJwksUrl,
   JWT_VERIFIER_DEFAULTS,
   JwksUnavailableError,
   JwtVerificationError,

@@ -3,4 +3,4 @@
  * secret's rotations. Needs the `mysql2` driver, a peer dependency the service installs itself.
  * @packageDocumentation
  */
-export { RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';
+export { mysqlTls, RotatingMySqlPool, type RotatingMySqlPoolOptions } from './mysql-pool.js';

@@ -3,4 +3,4 @@
  * rotations. Needs the `pg` driver, a peer dependency the service installs itself.
  * @packageDocumentation
  */
-export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';
+export { pgTls, RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool.js';

@@ -1,4 +1,5 @@
 export * from './api-key-rotation';
+export * from './consumer-broadcast';
 export * from './consumer-tracker';
 export * from './database-secret-rotation';
 export * from './jwt-signing-key-rotation';

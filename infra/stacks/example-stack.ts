@@ -1,11 +1,10 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
   ApiKeyRotation,
@@ -16,18 +15,22 @@ import {
   RotationAlarms,
   RotationEvents,
 } from '../constructs';
+import { ConsumerBroadcast } from '../constructs/consumer-broadcast';
 
 /**
  * The example application `cdk.json` runs: a VPC, an Aurora PostgreSQL cluster whose application user is
  * rotated by alternating users and its master password through the RDS API, a JWT signing key with its
- * JWKS behind CloudFront, the API key callers present to the orders API, the rotation events bus with a consumer queue subscribed, and the alarms and
+ * JWKS behind CloudFront, the API key callers present to the orders API, the rotation events bus with a broadcast to every replica of the orders service, and the alarms and
  * dashboard.
  */
 export class ExampleStack extends Stack {
   readonly rotation: DatabaseSecretRotation;
   readonly events: RotationEvents;
   readonly alarms: RotationAlarms;
-  readonly consumerQueue: sqs.Queue;
+  /** The rotation broadcast the orders service's replicas subscribe to. */
+  readonly consumerBroadcast: ConsumerBroadcast;
+  /** The orders service's task role: reads its secrets, may run the broadcast subscriber. */
+  readonly ordersServiceRole: iam.Role;
   readonly jwt: JwtSigningKeyRotation;
   readonly apiKey: ApiKeyRotation;
   readonly consumerTracker: ConsumerTracker;
@@ -97,18 +100,6 @@ export class ExampleStack extends Stack {
       events: this.events,
     });
 
-    const deadLetters = new sqs.Queue(this, 'ConsumerDeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.consumerQueue = new sqs.Queue(this, 'OrdersServiceRotationEvents', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
-    });
-    this.events.subscribe(new targets.SqsQueue(this.consumerQueue), { secret: appSecret });
-
     this.alarms = new RotationAlarms(this, 'RotationAlarms', { overdueMargin: Duration.hours(6) });
     this.alarms.watch({
       secret: appSecret,
@@ -158,7 +149,20 @@ export class ExampleStack extends Stack {
       schedule: { every: Duration.days(30), window: Duration.hours(4) },
       events: this.events,
     });
-    this.events.subscribe(new targets.SqsQueue(this.consumerQueue), { secret: ordersApiKey });
+    // Every replica of the orders service learns of each rotation of its database user and its API key: a
+    // queue per replica, created and removed by the client library under the broadcast's prefix.
+    this.consumerBroadcast = new ConsumerBroadcast(this, 'OrdersServiceBroadcast', {
+      events: this.events,
+      secrets: [appSecret, ordersApiKey],
+      queueNamePrefix: 'orders-service-rotation-',
+    });
+    this.ordersServiceRole = new iam.Role(this, 'OrdersServiceTaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'The orders service: reads its secrets and follows their rotations',
+    });
+    this.consumerBroadcast.grantConsume(this.ordersServiceRole);
+    appSecret.grantRead(this.ordersServiceRole);
+    ordersApiKey.grantRead(this.ordersServiceRole);
     this.alarms.watch({
       secret: ordersApiKey,
       rotationFunction: this.apiKey.rotationFunction,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { RowDataPacket } from 'mysql2/promise';
 import { SecretCache } from '../../../client';
 import { RotatingMySqlPool } from '../../../client/mysql2';
 import { RotatingPgPool } from '../../../client/pg';
@@ -129,7 +130,7 @@ describe.each(engines)('consumers of %s during rotations', (_name, start) => {
     return {
       insert: () => pool.query('INSERT INTO items (note) VALUES (?)', ['consumer']),
       whoAmI: async () => {
-        const rows = await pool.query<Array<{ u: string }>>('SELECT CURRENT_USER() AS u');
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
         return String(rows[0]?.u).split('@')[0] as string;
       },
       end: () => pool.end(),
@@ -208,6 +209,70 @@ describe.each(engines)('consumers of %s during rotations', (_name, start) => {
     await pool.insert();
     await pool.end();
   });
+
+  it('is a drop-in pool: query config objects, a transaction on a checked-out connection across a rotation, events and counts (issue 15, finding 10)', async () => {
+    // GIVEN an alternating-users secret and a pool built as a service builds its driver's pool
+    const admin = adminFor(db);
+    const username = `consumer_tx_${++counter}`;
+    await admin.createAppUser(username, 'Start-Pass-1');
+    const { fake, cache, handler } = setUp('alternating-users', true);
+    const masterArn = fake.createSecret('master', masterSecret(db));
+    const arn = fake.createSecret('app', {
+      engine: db.engine,
+      host: db.host,
+      port: db.port,
+      username,
+      password: 'Start-Pass-1',
+      dbname: db.database,
+      masterarn: masterArn,
+    });
+    const ssl = { ca: db.caPem, rejectUnauthorized: true };
+    if (db.engine === 'postgres') {
+      const pool = new RotatingPgPool({ source: cache, secretId: arn, pool: { max: 2, ssl } });
+      const acquired: unknown[] = [];
+      pool.on('acquire', (client) => acquired.push(client));
+      // WHEN a query config object runs, and a transaction spans a rotation
+      const config = await pool.query<{ n: number }>({ text: 'SELECT $1::int AS n', values: [7] });
+      const client = await pool.connect();
+      await client.query('BEGIN');
+      await client.query('INSERT INTO items (note) VALUES ($1)', ['in-transaction']);
+      await rotate(fake, handler, arn);
+      await client.query('INSERT INTO items (note) VALUES ($1)', ['after-rotation']);
+      await client.query('COMMIT');
+      const counts = { total: pool.totalCount, waiting: pool.waitingCount };
+      client.release();
+      // THEN
+      expect(config.rows[0]?.n).toBe(7);
+      expect(acquired.length).toBeGreaterThanOrEqual(2);
+      expect(counts.total).toBeGreaterThanOrEqual(1);
+      expect(counts.waiting).toBe(0);
+      expect(pool.idleCount).toBeGreaterThanOrEqual(1);
+      expect(await pool.query('SELECT current_user AS u')).toMatchObject({
+        rows: [{ u: fake.valueOf<{ username: string }>(arn).username }],
+      });
+      await pool.end();
+      expect(pool.ended).toBe(true);
+    } else {
+      const pool = new RotatingMySqlPool({ source: cache, secretId: arn, pool: { connectionLimit: 2, ssl } });
+      const acquired: unknown[] = [];
+      pool.on('acquire', (connection) => acquired.push(connection));
+      const [rows] = await pool.query<RowDataPacket[]>({ sql: 'SELECT ? AS n', values: [7] });
+      const [prepared] = await pool.execute<RowDataPacket[]>('SELECT ? AS n', [8]);
+      const connection = await pool.getConnection();
+      await connection.beginTransaction();
+      await connection.query('INSERT INTO items (note) VALUES (?)', ['in-transaction']);
+      await rotate(fake, handler, arn);
+      await connection.query('INSERT INTO items (note) VALUES (?)', ['after-rotation']);
+      await connection.commit();
+      connection.release();
+      expect(Number(rows[0]?.n)).toBe(7);
+      expect(Number(prepared[0]?.n)).toBe(8);
+      expect(acquired.length).toBeGreaterThanOrEqual(2);
+      const [who] = await pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+      expect(String(who[0]?.u).split('@')[0]).toBe(fake.valueOf<{ username: string }>(arn).username);
+      await pool.end();
+    }
+  }, 60_000);
 
   it('picks up rotations through the fallback refresh when no event arrives', async () => {
     // GIVEN alternating users, where old credentials keep working: only the refresh can move consumers on

@@ -8,6 +8,7 @@ function setUp(refreshIntervalMs?: number) {
   const cache = new SecretCache({
     client: fake.client,
     now: () => clock,
+    refreshJitter: 0,
     ...(refreshIntervalMs !== undefined ? { refreshIntervalMs } : {}),
   });
   const arn = fake.createSecret('svc/db', {
@@ -124,8 +125,9 @@ describe('secret cache', () => {
   });
 
   it('reads AWSPENDING, and answers undefined when there is none', async () => {
-    const { fake, cache, arn } = setUp();
+    const { fake, cache, arn, advance } = setUp();
     expect(await cache.stage(arn, 'AWSPENDING')).toBeUndefined();
+    advance(30_000);
     const token = fake.startRotation(arn);
     fake.secret(arn).versions.get(token)!.secretString = '{"password":"pending-pw"}';
     expect((await cache.stage(arn, 'AWSPENDING'))?.versionId).toBe(token);
