@@ -67,6 +67,10 @@ export interface JwtSigningKeyRotationProps {
   readonly encryptionKey?: kms.IKey;
   /**
    * Algorithm of newly generated keys. Changing it migrates through rotations: existing keys keep theirs.
+   *
+   * Choose one every verifier of the tokens accepts: jose (Node.js, browsers) verifies RS256, ES256 and
+   * EdDSA; `jsonwebtoken` with `jwks-rsa` (as express-jwt uses them) verifies RS256 and ES256 but refuses
+   * every EdDSA token (`Unknown key type "ed25519"`). EdDSA therefore gets a warning at synth.
    * @default 'RS256'
    */
   readonly algorithm?: JwtSigningAlgorithm;
@@ -117,7 +121,7 @@ export interface JwtSigningKeyRotationProps {
 export class JwtSigningKeyRotation extends Construct {
   readonly secret: secretsmanager.ISecret;
   readonly rotationFunction: lambda.IFunction;
-  readonly rotationSchedule: secretsmanager.RotationSchedule;
+  readonly rotationSchedule: secretsmanager.CfnRotationSchedule;
   /** The private bucket holding the JWKS. */
   readonly bucket: s3.Bucket;
   readonly jwksObjectKey: string;
@@ -132,6 +136,13 @@ export class JwtSigningKeyRotation extends Construct {
   constructor(scope: Construct, id: string, props: JwtSigningKeyRotationProps = {}) {
     super(scope, id);
     const settings = validate(props);
+    if (settings.algorithm === JwtSigningAlgorithm.EDDSA) {
+      Annotations.of(this).addWarningV2(
+        'secret-rotation:jwt-eddsa',
+        'JwtSigningKeyRotationProps.algorithm is EdDSA: jose verifies EdDSA tokens, but jsonwebtoken with jwks-rsa ' +
+          '(express-jwt) refuses every one of them (Unknown key type "ed25519"). Use ES256 or RS256 unless every verifier is jose.',
+      );
+    }
     this.jwksObjectKey = settings.objectKey;
     this.jwksMaxStaleness = Duration.seconds(settings.cacheSeconds + settings.cdnSeconds);
     const schedule = resolveSchedule(props.schedule);
@@ -193,7 +204,7 @@ export class JwtSigningKeyRotation extends Construct {
     });
     this.rotationFunction = fn.function;
 
-    this.rotationSchedule = scheduleRotation(this.secret, fn.function, schedule);
+    this.rotationSchedule = scheduleRotation(this, this.secret, fn.function, schedule);
 
     // The one object; ListBucket so that a missing object reads as 404, not 403 (the bucket holds nothing else).
     fn.function.addToRolePolicy(

@@ -73,14 +73,11 @@ export class ExampleStack extends Stack {
     }).attach(cluster);
 
     this.events = new RotationEvents(this, 'RotationEvents', { eventBusName: 'secret-rotation' });
+    // The VPC, its subnets, the engine's port (5433) and the master secret come from the cluster.
     this.rotation = new DatabaseSecretRotation(this, 'OrdersAppRotation', {
+      database: cluster,
       secret: appSecret,
       strategy: DatabaseRotationStrategy.ALTERNATING_USERS,
-      masterSecret: cluster.secret!,
-      vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      target: cluster,
-      port: 5433,
       schedule: { every: Duration.days(30), window: Duration.hours(4) },
       events: this.events,
       createVpcEndpoints: true,
@@ -88,9 +85,8 @@ export class ExampleStack extends Stack {
 
     // The cluster's master password rotates too, through the RDS API: no network path needed.
     const masterRotation = new DatabaseSecretRotation(this, 'OrdersMasterRotation', {
-      secret: cluster.secret!,
+      database: cluster,
       strategy: DatabaseRotationStrategy.RDS_MASTER,
-      rdsMaster: { type: 'cluster', identifier: cluster.clusterIdentifier },
       schedule: { cron: 'cron(0 3 ? * SUN *)', window: Duration.hours(3) },
       events: this.events,
     });

@@ -57,6 +57,9 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  *
  * API Gateway's `nameQuery` is not an exact match: names are compared here.
  */
+/** The tag every API key this provider creates carries: the ARN of the secret that rotates it. */
+export const API_GATEWAY_KEY_OWNER_TAG = 'secret-rotation:api-key:secret';
+
 export class ApiGatewayProvider implements ApiKeyProvider {
   readonly name = ApiKeyProviderName.API_GATEWAY;
   readonly generatesValue = false;
@@ -86,6 +89,8 @@ export class ApiGatewayProvider implements ApiKeyProvider {
             value: request.value,
             enabled: true,
             description: `Rotated by secret-rotation for ${request.secretArn}`,
+            // The role may read and delete only keys carrying this tag (ApiKeyRotation's IAM conditions).
+            tags: { [API_GATEWAY_KEY_OWNER_TAG]: request.secretArn },
           }),
         );
         keyId = created.id;
