@@ -198,7 +198,18 @@ export class DatabaseSecretRotation extends Construct implements ec2.IConnectabl
           "DatabaseSecretRotationProps.port is required: the target has no default port (an RDS database has its engine's)",
         );
       }
-      resolved.target.connections.allowFrom(fn.function, port, 'Secret rotation function');
+      // The rule lives with the rotation (not in the database's stack, which would make a cycle).
+      const rule = port.toRuleJson() as { ipProtocol: string; fromPort?: number; toPort?: number };
+      for (const [i, group] of resolved.target.connections.securityGroups.entries()) {
+        for (const [j, source] of fn.function.connections.securityGroups.entries()) {
+          new ec2.CfnSecurityGroupIngress(this, `DatabaseIngress${i}${j === 0 ? '' : `-${j}`}`, {
+            ...rule,
+            groupId: group.securityGroupId,
+            sourceSecurityGroupId: source.securityGroupId,
+            description: 'Secret rotation function',
+          });
+        }
+      }
     }
     // The first rotation runs at deploy: it needs the database up.
     const database = props.database ?? resolved.target;
@@ -253,7 +264,7 @@ export class RotationVpcEndpoints extends Construct {
 
   readonly #vpc: ec2.IVpc;
   readonly #subnets: ec2.SubnetSelection | undefined;
-  readonly #endpoints = new Map<string, ec2.InterfaceVpcEndpoint>();
+  readonly #endpoints = new Map<string, { endpoint: ec2.InterfaceVpcEndpoint; shortName: string }>();
 
   private constructor(scope: Construct, id: string, vpc: ec2.IVpc, subnets: ec2.SubnetSelection | undefined) {
     super(scope, id);
@@ -265,7 +276,7 @@ export class RotationVpcEndpoints extends Construct {
   /** The endpoint of `service`, in the subnets of the first rotation that asked (the function's subnets). */
   endpoint(service: ec2.InterfaceVpcEndpointAwsService): ec2.InterfaceVpcEndpoint {
     const existing = this.#endpoints.get(service.name);
-    if (existing) return existing;
+    if (existing) return existing.endpoint;
     const id = service.shortName.replace(/[^A-Za-z0-9]/g, '');
     const endpoint = new ec2.InterfaceVpcEndpoint(this, id, {
       vpc: this.#vpc,
@@ -278,7 +289,7 @@ export class RotationVpcEndpoints extends Construct {
       reason:
         "The endpoint's security group admits HTTPS from the VPC's own CIDR only (an intrinsic cdk-nag cannot read)",
     });
-    this.#endpoints.set(service.name, endpoint);
+    this.#endpoints.set(service.name, { endpoint, shortName: service.shortName });
     return endpoint;
   }
 
@@ -289,14 +300,14 @@ export class RotationVpcEndpoints extends Construct {
       .findAll()
       .filter((c): c is ec2.InterfaceVpcEndpoint => c instanceof ec2.InterfaceVpcEndpoint);
     const errors: string[] = [];
-    for (const [name, endpoint] of ours) {
+    for (const [name, { endpoint, shortName }] of ours) {
       for (const other of all) {
         if (other === endpoint) continue;
         const cfn = other.node.defaultChild as ec2.CfnVPCEndpoint;
         const mine = endpoint.node.defaultChild as ec2.CfnVPCEndpoint;
         if (cfn.vpcId === mine.vpcId && cfn.serviceName === name && cfn.privateDnsEnabled !== false) {
           errors.push(
-            `${other.node.path} is another ${name} endpoint with private DNS in the same VPC: only one can deploy. ` +
+            `${other.node.path} is another ${shortName} endpoint with private DNS in the same VPC: only one can deploy. ` +
               'Give it to the rotations as vpcEndpoints instead of createVpcEndpoints.',
           );
         }
