@@ -237,13 +237,23 @@ function checkCronWindow(expression: string, cron: ParsedCron, windowHours: numb
 }
 
 /** What {@link scheduleRotation} waits for and grants besides the rotation itself. */
-export interface ScheduleRotationOptions {
+export interface ScheduleRotationOptions extends GrantRotationOptions {
   /**
    * Resources the first (immediate) rotation needs: the database, the VPC endpoints. The schedule is created
    * after them.
    * @default - none
    */
   readonly dependsOn?: readonly IDependable[];
+}
+
+/** What a rotation function needs beyond the four rotation actions on its secret. */
+export interface GrantRotationOptions {
+  /**
+   * `secretsmanager:GetRandomPassword` (which IAM accepts on "*" only): for functions that generate
+   * passwords or keys with it (database, API key), not for the JWT key set.
+   * @default true
+   */
+  readonly randomPassword?: boolean;
 }
 
 /** The ARN an IAM policy or a condition can match a secret by: the full ARN, or the partial ARN and `-??????`. */
@@ -306,6 +316,7 @@ export function grantRotation(
   scope: Construct,
   secret: secretsmanager.ISecret,
   rotationFunction: lambda.IFunction,
+  options: GrantRotationOptions = {},
 ): lambda.CfnPermission {
   const stack = Stack.of(scope);
   const secretArn = secretArnForPolicies(secret);
@@ -327,16 +338,17 @@ export function grantRotation(
       resources: [secretArn],
     }),
   );
-  rotationFunction.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
-  );
   grantSecretKey(rotationFunction, secret, ['kms:Decrypt', 'kms:GenerateDataKey'], scope);
-
-  Validations.of(rotationFunction.role ?? rotationFunction).acknowledge({
-    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-    reason:
-      'secretsmanager:GetRandomPassword has no resource type: IAM accepts only "*" for it; every other statement names its resource',
-  });
+  if (options.randomPassword ?? true) {
+    rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
+    );
+    Validations.of(rotationFunction.role ?? rotationFunction).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'secretsmanager:GetRandomPassword has no resource type: IAM accepts only "*" for it; every other statement names its resource',
+    });
+  }
   return permission;
 }
 
@@ -358,7 +370,7 @@ export function scheduleRotation(
   schedule: ResolvedSchedule,
   options: ScheduleRotationOptions = {},
 ): secretsmanager.CfnRotationSchedule {
-  const permission = grantRotation(scope, secret, rotationFunction);
+  const permission = grantRotation(scope, secret, rotationFunction, options);
   const rotationSchedule = new secretsmanager.CfnRotationSchedule(scope, 'Schedule', {
     secretId: secret.secretArn,
     rotationLambdaArn: rotationFunction.functionArn,

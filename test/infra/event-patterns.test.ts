@@ -138,7 +138,7 @@ describe('EventBridge patterns, judged by moto.events.models.EventPattern', () =
     ['a full ARN', () => patternOf(oneFull)],
     ['a secret imported by name (partial ARN)', () => patternOf(oneByName)],
   ])('a per-secret subscription for %s', (_name, pattern) => {
-    const cases = [
+    const cases: Array<[string, unknown, unknown]> = [
       ['our Secret Rotated event', ours('Secret Rotated', ORDERS), ours('Secret Rotated', OTHER)],
       [
         'our Secret Rotation Failed event',
@@ -146,7 +146,7 @@ describe('EventBridge patterns, judged by moto.events.models.EventPattern', () =
         ours('Secret Rotation Failed', OTHER),
       ],
       ['Secret Label Updated', labelUpdated(ORDERS), labelUpdated(OTHER)],
-      ...ROTATION_EVENTS.map((e) => [
+      ...ROTATION_EVENTS.map((e): [string, unknown, unknown] => [
         `CloudTrail ${e}`,
         cloudTrailRotation(e, ORDERS),
         cloudTrailRotation(e, OTHER),
@@ -156,7 +156,7 @@ describe('EventBridge patterns, judged by moto.events.models.EventPattern', () =
         cloudTrailApiCall('UpdateSecretVersionStage', ORDERS),
         cloudTrailApiCall('UpdateSecretVersionStage', OTHER),
       ],
-    ] as const;
+    ];
 
     it.each(cases)('receives %s of its secret and not of another secret', (_event, mine, theirs) => {
       expect(
