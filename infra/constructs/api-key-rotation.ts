@@ -312,7 +312,8 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
   #protectTags(secret: secretsmanager.ISecret, fn: lambda.IFunction): void {
     const role = fn.role;
     if (!role) return;
-    const sameStack = !Token.isUnresolved(secret.secretArn) || Stack.of(secret) === Stack.of(this);
+    // A secret of another stack: its policy there would reference our role and make a cycle.
+    const sameStack = Stack.of(secret) === Stack.of(this);
     const statement = new iam.PolicyStatement({
       sid: 'OnlyTheRotationRoleTagsApiKeyRevocation',
       effect: iam.Effect.DENY,
