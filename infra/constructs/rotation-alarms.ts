@@ -43,6 +43,27 @@ export type WatchedRotation = {
 /** How many secrets one scheduled event of the overdue check carries (EventBridge's input limit is 8 KB). */
 const SECRETS_PER_CHECK_EVENT = 40;
 
+/**
+ * An SNS target whose topic-policy statement lets EventBridge publish for this rule only (`aws:SourceArn`),
+ * where `targets.SnsTopic` would allow any rule of any account that can name the topic.
+ */
+class ScopedSnsTarget implements events.IRuleTarget {
+  constructor(private readonly topic: sns.ITopic) {}
+
+  bind(rule: events.IRule): events.RuleTargetConfig {
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeRulePublish',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: { ArnLike: { 'aws:SourceArn': rule.ruleArn } },
+      }),
+    );
+    return { arn: this.topic.topicArn };
+  }
+}
+
 /** Props of the rotation alarms. */
 export interface RotationAlarmsProps {
   /** Where alarms go. @default - a new encrypted topic */
@@ -129,7 +150,7 @@ export class RotationAlarms extends Construct {
         detailType: ['AWS Service Event via CloudTrail'],
         detail: { eventName: ['RotationFailed', 'RotationAbandoned'] },
       },
-      targets: [new targets.SnsTopic(this.topic)],
+      targets: [new ScopedSnsTarget(this.topic)],
     });
     this.overdueCheck = new RotationFunction(this, 'OverdueCheck', {
       entry: path.join(FUNCTIONS_DIR, 'overdue', 'handler.ts'),

@@ -356,6 +356,16 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
         },
       });
     }
+    const failureRule = alarms.node.findChild('SecretsManagerRotationFailed') as {
+      node: { defaultChild?: unknown };
+    };
+    derived.push({
+      origin: "derived: EventBridge forwards Secrets Manager's RotationFailed to the topic",
+      principal: 'events.amazonaws.com',
+      action: 'sns:Publish',
+      resource: topicArn,
+      context: { 'aws:SourceArn': arnOf(logical(failureRule), 'Arn'), 'aws:SecureTransport': 'true' },
+    });
     requests = [...requests, ...derived];
     other = {
       secret: otherArn,
@@ -538,9 +548,12 @@ function swap(
       ...request,
       context: {
         ...request.context,
-        'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:someone-elses`,
+        'aws:SourceArn':
+          request.principal === 'events.amazonaws.com'
+            ? `arn:aws:events:${REGION}:${ACCOUNT}:rule/someone-elses`
+            : `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:someone-elses`,
       },
-      origin: `${request.origin} (another alarm)`,
+      origin: `${request.origin} (another alarm or rule)`,
     };
   }
   return undefined;
