@@ -1,4 +1,5 @@
 import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateSecretCommand,
@@ -11,10 +12,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { createApiKeyHandler } from '../../functions/api-key/create-handler';
+import { createDatabaseHandler } from '../../functions/database/create-handler';
 import { createJwtHandler } from '../../functions/jwt';
 import { checkOverdue, overdueMetrics } from '../../functions/overdue/check';
 import {
   ApiKeyRotation,
+  DatabaseSecretRotation,
   JwtSigningKeyRotation,
   RotationAlarms,
   RotationEvents,
@@ -135,6 +138,25 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     const apiKeyArn = await create('replay/api-key', { apiKey: 'x'.repeat(40) });
     const jwtArn = await create('replay/jwt', {});
     const otherArn = await create('replay/other', { apiKey: 'y'.repeat(40) });
+    const rdsClient = new RDSClient(aws.clientConfig);
+    await rdsClient.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'orders',
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.medium',
+        MasterUsername: 'orders_admin',
+        MasterUserPassword: 'bootstrap-password-1',
+        AllocatedStorage: 20,
+      }),
+    );
+    const masterArn = await create('replay/rds-master', {
+      engine: 'postgres',
+      host: 'orders.local',
+      port: 5432,
+      username: 'orders_admin',
+      password: 'bootstrap-password-1',
+      dbInstanceIdentifier: 'orders',
+    });
 
     // GIVEN the template a user deploys: an API key and a JWT rotation of imported secrets encrypted with an
     // imported customer-managed key, the bus, and the alarms watching them
@@ -156,6 +178,16 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
       events,
     });
     const jwt = new JwtSigningKeyRotation(stack, 'Jwt', { secret: jwtSecret, events });
+    const masterSecret = secretsmanager.Secret.fromSecretAttributes(stack, 'MasterSecret', {
+      secretCompleteArn: masterArn,
+      encryptionKey: key,
+    });
+    const master = new DatabaseSecretRotation(stack, 'Master', {
+      secret: masterSecret,
+      strategy: 'rds-master',
+      rdsMaster: { type: 'instance', identifier: 'orders' },
+      events,
+    });
     const alarms = new RotationAlarms(stack, 'Alarms')
       .watch({
         secret: apiKeySecret,
@@ -187,6 +219,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     const apiKeyFn = fnId(apiKey.rotationFunction);
     const jwtFn = fnId(jwt.rotationFunction);
     const checkFn = fnId(alarms.overdueCheck.function);
+    const masterFn = fnId(master.rotationFunction);
     const principalOf = (functionId: string) => arnOf(roleIdOf(functionId), 'Arn');
 
     // The resources the functions touch, created in moto under the names the template resolves to
@@ -228,6 +261,15 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     await apiKeyHandler({ Action: 'sweep', SecretId: apiKeyArn });
     as(jwtFn);
     expect((await driver.rotate(jwtArn, jwtHandler)).succeeded).toBe(true);
+    as(masterFn);
+    const masterHandler = createDatabaseHandler({
+      secretsManager: driver.client,
+      eventBridge: recordedEvents,
+      rds: record(new RDSClient(aws.clientConfig), 'rds', current, log),
+      sleep: async () => {},
+      env: envOf(masterFn),
+    });
+    expect((await driver.rotate(masterArn, masterHandler)).succeeded).toBe(true);
     as(checkFn);
     const ids = [apiKeyArn, jwtArn];
     await checkOverdue(
@@ -317,6 +359,16 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
           resource,
           context: { 'aws:SecureTransport': 'true' },
         });
+      } else if (r.service === 'rds') {
+        const id = String(r.input.DBInstanceIdentifier ?? r.input.DBClusterIdentifier);
+        const type = r.input.DBClusterIdentifier ? 'cluster' : 'db';
+        requests.push({
+          origin: `RDS.${r.command}`,
+          principal: r.principal,
+          action: `rds:${r.command}`,
+          resource: `arn:aws:rds:${REGION}:${ACCOUNT}:${type}:${id}`,
+          context: {},
+        });
       } else if (r.service === 'events') {
         for (const entry of (r.input.Entries as Array<{ EventBusName?: string }>) ?? []) {
           const bus = String(entry.EventBusName);
@@ -333,6 +385,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     for (const [functionId, arn] of [
       [apiKeyFn, apiKeyArn],
       [jwtFn, jwtArn],
+      [masterFn, masterArn],
     ] as const) {
       derived.push({
         origin: 'derived: Secrets Manager invokes the rotation function',
@@ -436,7 +489,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     await aws?.stop();
   });
 
-  it('records the requests of every function: rotation steps, the sweep, the JWKS, events, the overdue check', () => {
+  it('records the requests of every function: rotation steps, the sweep, the JWKS, the RDS API, events, the overdue check', () => {
     const actions = new Set(requests.map((r) => r.action));
     for (const action of [
       'secretsmanager:DescribeSecret',
@@ -446,6 +499,8 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
       'secretsmanager:TagResource',
       's3:PutObject',
       'events:PutEvents',
+      'rds:ModifyDBInstance',
+      'rds:DescribeDBInstances',
       'kms:Decrypt',
       'kms:GenerateDataKey',
       'lambda:InvokeFunction',
@@ -466,7 +521,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     expect(denied).toEqual([]);
   });
 
-  it('denies the same requests for another secret, bucket, bus and key', async () => {
+  it('denies the same requests for another secret, bucket, bus, key, database instance, alarm and rule', async () => {
     const allowed: string[] = [];
     for (const request of requests) {
       const swapped = swap(request, other);
@@ -525,6 +580,13 @@ function swap(
       ...request,
       resource: request.resource.replace(/^arn:aws:s3:::[^/]+/, `arn:aws:s3:::${other.bucket}`),
       origin: `${request.origin} (another bucket)`,
+    };
+  }
+  if (request.action.startsWith('rds:')) {
+    return {
+      ...request,
+      resource: request.resource.replace(/:db:.*$/, ':db:someone-elses'),
+      origin: `${request.origin} (another instance)`,
     };
   }
   if (request.action === 'events:PutEvents')
