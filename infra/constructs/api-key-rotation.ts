@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { API_GATEWAY_KEY_OWNER_TAG } from '../../functions/api-key/providers/api-gateway';
+import { API_GATEWAY_KEY_OWNER_TAG } from '../../functions/api-key/constants';
 import {
   type HttpProviderConfig,
   parseHttpProviderConfig,

@@ -12,7 +12,7 @@ import {
   type GetUsagePlansCommandOutput,
 } from '@aws-sdk/client-api-gateway';
 import { isNamed } from '../../rotation';
-import { ApiKeyDefaults, ApiKeyProviderName, RevokeOutcome } from '../constants';
+import { API_GATEWAY_KEY_OWNER_TAG, ApiKeyDefaults, ApiKeyProviderName, RevokeOutcome } from '../constants';
 import { ApiKeyCheckError, ApiKeyProviderError } from '../errors';
 import { probeKey } from './key-probe';
 import type {
@@ -57,9 +57,6 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  *
  * API Gateway's `nameQuery` is not an exact match: names are compared here.
  */
-/** The tag every API key this provider creates carries: the ARN of the secret that rotates it. */
-export const API_GATEWAY_KEY_OWNER_TAG = 'secret-rotation:api-key:secret';
-
 export class ApiGatewayProvider implements ApiKeyProvider {
   readonly name = ApiKeyProviderName.API_GATEWAY;
   readonly generatesValue = false;
