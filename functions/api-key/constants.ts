@@ -75,3 +75,9 @@ export const ApiKeyDefaults = {
 
 /** The field of the secret's JSON holding the key; `keyId` and `provider` describe it. */
 export const API_KEY_FIELD = 'apiKey';
+
+/**
+ * The tag every API Gateway key the rotation creates carries: the ARN of the secret that rotates it.
+ * `ApiKeyRotation` lets the function read and delete only keys that carry it.
+ */
+export const API_GATEWAY_KEY_OWNER_TAG = 'secret-rotation:api-key:secret';

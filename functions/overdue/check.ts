@@ -28,16 +28,48 @@ export interface OverdueConfig {
   readonly marginSeconds: number;
 }
 
-export function loadOverdueConfig(env: Environment = process.env): OverdueConfig {
-  const secretIds = requiredString(env, 'SECRET_IDS')
+/**
+ * Reads the configuration. The secrets come from `SECRET_IDS`, or (with `secretIdsFromEvent`) from the
+ * scheduled event, which has no 4 KB limit: `RotationAlarms` sends them there.
+ */
+export function loadOverdueConfig(
+  env: Environment = process.env,
+  options: { readonly secretIdsFromEvent?: boolean } = {},
+): OverdueConfig {
+  const raw = options.secretIdsFromEvent ? (env.SECRET_IDS ?? '') : requiredString(env, 'SECRET_IDS');
+  const secretIds = raw
     .split(',')
     .map((id) => id.trim())
     .filter(Boolean);
-  if (secretIds.length === 0) throw new ConfigurationError('Environment variable SECRET_IDS names no secret');
+  if (secretIds.length === 0 && !options.secretIdsFromEvent) {
+    throw new ConfigurationError('Environment variable SECRET_IDS names no secret');
+  }
   return {
     secretIds,
     marginSeconds: integer(env, 'OVERDUE_MARGIN_SECONDS', { min: 0, max: 30 * 86400, default: 3600 }),
   };
+}
+
+/** The event `RotationAlarms`' schedule sends the check: the secrets to check. */
+export interface OverdueCheckEvent {
+  readonly SecretIds?: readonly string[];
+}
+
+/** The secrets to check: the event's, else the configured ones; an error when neither names one. */
+export function secretIdsToCheck(
+  config: OverdueConfig,
+  event: OverdueCheckEvent | undefined,
+): readonly string[] {
+  const fromEvent = Array.isArray(event?.SecretIds)
+    ? event.SecretIds.filter((id): id is string => typeof id === 'string' && id.length > 0)
+    : [];
+  const ids = fromEvent.length > 0 ? fromEvent : config.secretIds;
+  if (ids.length === 0) {
+    throw new ConfigurationError(
+      'The overdue check names no secret: neither the event SecretIds nor SECRET_IDS',
+    );
+  }
+  return ids;
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -8,13 +8,20 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { API_GATEWAY_KEY_OWNER_TAG } from '../../functions/api-key/constants';
 import {
   type HttpProviderConfig,
   parseHttpProviderConfig,
 } from '../../functions/api-key/providers/http-config';
 import type { RotationEvents } from './rotation-events';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
-import { type RotationScheduleOptions, resolveSchedule, scheduleRotation } from './schedule';
+import {
+  secretArnForPolicies as arnForPolicies,
+  grantSecretRead,
+  type RotationScheduleOptions,
+  resolveSchedule,
+  scheduleRotation,
+} from './schedule';
 
 /** Where the rotated API keys live. */
 export const ApiKeyProviderType = {
@@ -131,7 +138,7 @@ const MAX_GRACE = Duration.days(30);
  */
 export class ApiKeyRotation extends Construct implements ec2.IConnectable {
   readonly rotationFunction: lambda.IFunction;
-  readonly rotationSchedule: secretsmanager.RotationSchedule;
+  readonly rotationSchedule: secretsmanager.CfnRotationSchedule;
   /** The rule invoking the sweep. */
   readonly sweepRule: events.Rule;
   readonly connections: ec2.Connections;
@@ -195,9 +202,9 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
     this.rotationFunction = fn.function;
     this.connections = fn.function.isBoundToVpc ? fn.function.connections : new ec2.Connections();
 
-    this.rotationSchedule = scheduleRotation(props.secret, fn.function, schedule);
+    this.rotationSchedule = scheduleRotation(this, props.secret, fn.function, schedule);
 
-    const secretArnForPolicies = props.secret.secretFullArn ?? `${props.secret.secretArn}-??????`;
+    const secretArnForPolicies = arnForPolicies(props.secret);
     // Revocation deadlines and the emergency switch are tags on the secret; only tags under our prefix.
     fn.function.addToRolePolicy(
       new iam.PolicyStatement({
@@ -216,17 +223,27 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
           resource,
           arnFormat: ArnFormat.NO_RESOURCE_NAME,
         });
-      // Key ids are assigned by API Gateway when a key is created, so the key paths cannot name them.
+      // Key ids are assigned by API Gateway when a key is created, so the key paths cannot name them: the
+      // function creates keys only with its owner tag, and reads or deletes only keys carrying it.
+      const ownerTag = API_GATEWAY_KEY_OWNER_TAG;
+      fn.function.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['apigateway:GET'], resources: [apigw('/apikeys')] }),
+      );
       fn.function.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['apigateway:GET', 'apigateway:POST'],
+          actions: ['apigateway:POST'],
           resources: [apigw('/apikeys')],
+          conditions: {
+            StringLike: { [`aws:RequestTag/${ownerTag}`]: secretArnForPolicies },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': [ownerTag] },
+          },
         }),
       );
       fn.function.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['apigateway:GET', 'apigateway:DELETE'],
           resources: [apigw('/apikeys/*')],
+          conditions: { StringLike: { [`aws:ResourceTag/${ownerTag}`]: secretArnForPolicies } },
         }),
       );
       fn.function.addToRolePolicy(
@@ -246,8 +263,7 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
       );
       acknowledgements.push({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:${regionForNag(stack)}::/apikeys/*]`,
-        reason:
-          'API Gateway assigns key ids at creation: the function reads and deletes the keys it rotates, found by name, under /apikeys/*',
+        reason: `API Gateway assigns key ids at creation: the function reads and deletes only keys tagged ${API_GATEWAY_KEY_OWNER_TAG}=<this secret>, under /apikeys/*`,
       });
       for (const plan of provider.usagePlans) {
         acknowledgements.push({
@@ -257,7 +273,10 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
         });
       }
     }
-    if (provider.type === ApiKeyProviderType.HTTP) provider.adminCredential?.secret.grantRead(fn.function);
+    if (provider.type === ApiKeyProviderType.HTTP && provider.adminCredential) {
+      grantSecretRead(fn.function, provider.adminCredential.secret, this);
+    }
+    this.#protectTags(props.secret, fn.function);
     if (!props.secret.secretFullArn) {
       acknowledgements.push({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagToken(stack, props.secret.secretArn)}-??????]`,
@@ -266,7 +285,8 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
       });
     }
     props.events?.eventBus.grantPutEventsTo(fn.function);
-    for (const acknowledgement of acknowledgements) Validations.of(fn.function).acknowledge(acknowledgement);
+    for (const acknowledgement of acknowledgements)
+      Validations.of(fn.function.role ?? fn.function).acknowledge(acknowledgement);
 
     this.sweepRule = new events.Rule(this, 'Sweep', {
       description: 'Revokes superseded API keys once their grace period is over',
@@ -281,6 +301,39 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
         }),
       ],
     });
+  }
+
+  /**
+   * Revocation deadlines and the emergency switch are tags on the secret: whoever may tag it controls when
+   * keys are revoked. The secret's resource policy denies our tag keys to every principal but the rotation
+   * role. An imported secret (or one in another stack) has its resource policy elsewhere: a warning says what
+   * to add there.
+   */
+  #protectTags(secret: secretsmanager.ISecret, fn: lambda.IFunction): void {
+    const role = fn.role;
+    if (!role) return;
+    // A secret of another stack: its policy there would reference our role and make a cycle.
+    const sameStack = Stack.of(secret) === Stack.of(this);
+    const statement = new iam.PolicyStatement({
+      sid: 'OnlyTheRotationRoleTagsApiKeyRevocation',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+      resources: ['*'],
+      conditions: {
+        'ForAnyValue:StringLike': { 'aws:TagKeys': [`${API_KEY_TAG_PREFIX}*`] },
+        ArnNotEquals: { 'aws:PrincipalArn': role.roleArn },
+      },
+    });
+    const added = sameStack ? secret.addToResourcePolicy(statement).statementAdded : false;
+    if (!added) {
+      Annotations.of(this).addWarningV2(
+        'secret-rotation:api-key-tags-unprotected',
+        `The secret's resource policy is not managed here: add a statement that denies secretsmanager:TagResource and ` +
+          `UntagResource of tag keys '${API_KEY_TAG_PREFIX}*' to every principal but the rotation role, or anyone ` +
+          'allowed to tag the secret controls when its API keys are revoked.',
+      );
+    }
   }
 }
 

@@ -6,6 +6,17 @@ import { Construct } from 'constructs';
 /** The `source` of our functions' events. */
 export const ROTATION_EVENT_SOURCE = 'secret-rotation';
 
+/** The CloudTrail event names the forwarding rule passes on (rotation events and label-changing API calls). */
+export const SECRETS_MANAGER_EVENT_NAMES = [
+  'RotationStarted',
+  'RotationSucceeded',
+  'RotationFailed',
+  'RotationAbandoned',
+  'UpdateSecretVersionStage',
+  'PutSecretValue',
+  'RotateSecret',
+] as const;
+
 /** Props of the rotation events. */
 export interface RotationEventsProps {
   /**
@@ -43,51 +54,62 @@ export class RotationEvents extends Construct {
       ...(props.eventBusName ? { eventBusName: props.eventBusName } : {}),
     });
     if (props.forwardSecretsManagerEvents ?? true) {
+      // Two rules: the native `Secret Label Updated` event has no detail.eventName (its detail is
+      // {name, labelUpdated, versionId}), so a pattern requiring one would never match it.
       new events.Rule(this, 'ForwardSecretsManagerEvents', {
-        description: "Forwards Secrets Manager's rotation and label events to the rotation bus",
+        description:
+          "Forwards Secrets Manager's CloudTrail rotation and label-change events to the rotation bus",
         eventPattern: {
           source: ['aws.secretsmanager'],
-          detailType: [
-            'Secret Label Updated',
-            'AWS Service Event via CloudTrail',
-            'AWS API Call via CloudTrail',
-          ],
-          detail: {
-            eventName: [
-              'RotationStarted',
-              'RotationSucceeded',
-              'RotationFailed',
-              'RotationAbandoned',
-              'UpdateSecretVersionStage',
-              'PutSecretValue',
-              'RotateSecret',
-            ],
-          },
+          detailType: ['AWS Service Event via CloudTrail', 'AWS API Call via CloudTrail'],
+          detail: { eventName: [...SECRETS_MANAGER_EVENT_NAMES] },
         },
+        targets: [new targets.EventBus(this.eventBus)],
+      });
+      new events.Rule(this, 'ForwardSecretLabelUpdated', {
+        description: "Forwards Secrets Manager's native Secret Label Updated events to the rotation bus",
+        eventPattern: { source: ['aws.secretsmanager'], detailType: ['Secret Label Updated'] },
         targets: [new targets.EventBus(this.eventBus)],
       });
     }
   }
 
-  /** The event pattern of a subscription. */
-  pattern(options: SubscribeOptions = {}): events.EventPattern {
+  /**
+   * The event pattern of a subscription, as CloudFormation takes it. For one secret it matches the secret
+   * wherever each event carries it: top-level `resources` (our events, `Secret Label Updated`),
+   * `detail.additionalEventData.SecretId` (CloudTrail rotation events, whose `resources` is empty) and
+   * `detail.requestParameters.secretId` (CloudTrail API calls). A secret imported by name (a partial ARN)
+   * is matched by prefix `<partial ARN>-`, which also matches a secret whose name continues with `-`
+   * (`orders-app` for `orders`): give the full ARN for an exact match.
+   */
+  pattern(options: SubscribeOptions = {}): Record<string, unknown> {
     const sources = [
       ROTATION_EVENT_SOURCE,
       ...(options.includeSecretsManagerEvents === false ? [] : ['aws.secretsmanager']),
     ];
+    if (!options.secret) return { source: sources };
+    const secret = options.secret;
+    const match = secret.secretFullArn ? [secret.secretFullArn] : [{ prefix: `${secret.secretArn}-` }];
     return {
       source: sources,
-      ...(options.secret ? { resources: [options.secret.secretArn] } : {}),
+      $or: [
+        { resources: match },
+        { detail: { additionalEventData: { SecretId: match } } },
+        { detail: { requestParameters: { secretId: match } } },
+      ],
     };
   }
 
   /** Subscribes a target (a Lambda, an SQS queue, ...) to rotation events. */
   subscribe(target: events.IRuleTarget, options: SubscribeOptions = {}): events.Rule {
     this.#subscriptions++;
-    return new events.Rule(this, `Subscription${this.#subscriptions}`, {
+    const rule = new events.Rule(this, `Subscription${this.#subscriptions}`, {
       eventBus: this.eventBus,
-      eventPattern: this.pattern(options),
+      // replaced below: events.EventPattern has no `$or`
+      eventPattern: { source: [ROTATION_EVENT_SOURCE] },
       targets: [target],
     });
+    (rule.node.defaultChild as events.CfnRule).addPropertyOverride('EventPattern', this.pattern(options));
+    return rule;
   }
 }

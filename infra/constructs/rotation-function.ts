@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -108,7 +109,9 @@ export class RotationFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const role = executionRole(this, this.logGroup, props.vpc !== undefined);
     const common = {
+      role,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       timeout,
@@ -142,15 +145,51 @@ export class RotationFunction extends Construct {
             forceDockerBundling: false,
           },
         });
-    const managed = [
-      'AWSLambdaBasicExecutionRole',
-      ...(props.vpc ? ['AWSLambdaVPCAccessExecutionRole'] : []),
-    ];
-    for (const policy of managed) {
-      Validations.of(this.function).acknowledge({
-        id: `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
-        reason: `${policy} is AWS's minimal policy for a function's own logs${policy.includes('VPC') ? ' and its network interfaces in the VPC' : ''}; it grants nothing on secrets or data`,
-      });
-    }
   }
+}
+
+/**
+ * The function's role: its logs go to its own log group only (`AWSLambdaBasicExecutionRole` would grant
+ * `logs:*` actions on every log group of the account), and in a VPC the network interface actions Lambda
+ * needs (which IAM accepts on "*" only; the same as `AWSLambdaVPCAccessExecutionRole` without its `logs:*`).
+ */
+function executionRole(scope: Construct, logGroup: logs.ILogGroup, inVpc: boolean): iam.Role {
+  const role = new iam.Role(scope, 'Role', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: 'Execution role of a secret rotation function',
+  });
+  // The log group is created by the construct, so the function never needs logs:CreateLogGroup.
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  if (inVpc) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+  }
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(scope).getLogicalId(logGroup.node.defaultChild as CfnElement)}.Arn>]`,
+    reason: "The function's own log group: ':*' covers its log streams, which Lambda names at run time",
+  });
+  if (inVpc) {
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Lambda manages the network interfaces of a function in a VPC; IAM accepts these ec2 actions on "*" only',
+    });
+  }
+  return role;
 }

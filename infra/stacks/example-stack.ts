@@ -1,21 +1,51 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import {
   ApiKeyRotation,
   ConsumerTracker,
   DatabaseRotationStrategy,
   DatabaseSecretRotation,
+  grantSecretRead,
   JwtSigningKeyRotation,
   RotationAlarms,
   RotationEvents,
 } from '../constructs';
 import { ConsumerBroadcast } from '../constructs/consumer-broadcast';
+
+/**
+ * Creates the application user if it does not exist, with CONNECT on the database; no password (the
+ * rotation sets one). One statement: the Data API runs one per call.
+ */
+const CREATE_APP_USER_SQL =
+  "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'orders_app') THEN " +
+  'CREATE ROLE orders_app LOGIN; END IF; GRANT CONNECT ON DATABASE orders TO orders_app; END $$';
+
+/** cdk-nag findings on aws-cdk-lib's own custom resource provider, with their reasons. */
+function acknowledgeCustomResourceProvider(stack: Stack): void {
+  // The singleton provider's construct id is 'AWS' and its UUID without dashes.
+  const provider = stack.node.tryFindChild(
+    `AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`,
+  );
+  if (!provider) throw new Error('The AwsCustomResource provider was not found in the stack');
+  Validations.of(provider).acknowledge(
+    {
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "aws-cdk-lib's AwsCustomResource provider, run once at deploy to create the application user; its role is not configurable",
+    },
+    {
+      id: 'AwsSolutions::AwsSolutions-L1',
+      reason: 'aws-cdk-lib chooses the runtime of its AwsCustomResource provider',
+    },
+  );
+}
 
 /**
  * The example application `cdk.json` runs: a VPC, an Aurora PostgreSQL cluster whose application user is
@@ -69,6 +99,8 @@ export class ExampleStack extends Stack {
       cloudwatchLogsExports: ['postgresql'],
       defaultDatabaseName: 'orders',
       removalPolicy: RemovalPolicy.SNAPSHOT,
+      // The application user is created through the Data API at deploy (below): no network path needed.
+      enableDataApi: true,
     });
     const appSecret = new rds.DatabaseSecret(this, 'OrdersAppSecret', {
       username: 'orders_app',
@@ -78,24 +110,46 @@ export class ExampleStack extends Stack {
     }).attach(cluster);
 
     this.events = new RotationEvents(this, 'RotationEvents', { eventBusName: 'secret-rotation' });
+    // The VPC, its subnets, the engine's port (5433) and the master secret come from the cluster.
     this.rotation = new DatabaseSecretRotation(this, 'OrdersAppRotation', {
+      database: cluster,
       secret: appSecret,
       strategy: DatabaseRotationStrategy.ALTERNATING_USERS,
-      masterSecret: cluster.secret!,
-      vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      target: cluster,
-      port: 5433,
       schedule: { every: Duration.days(30), window: Duration.hours(4) },
       events: this.events,
       createVpcEndpoints: true,
     });
 
+    // The alternating-users rotation clones the application user, which must exist before the first
+    // (immediate) rotation: created here through the Data API with the master secret, idempotently and
+    // without a password (the rotation gives the clone its own; the next one gives orders_app its own).
+    const appUser = new cr.AwsCustomResource(this, 'OrdersAppUser', {
+      resourceType: 'Custom::OrdersAppUser',
+      onCreate: {
+        service: 'RDSDataService',
+        action: 'executeStatement',
+        parameters: {
+          resourceArn: cluster.clusterArn,
+          secretArn: cluster.secret!.secretArn,
+          database: 'orders',
+          sql: CREATE_APP_USER_SQL,
+        },
+        physicalResourceId: cr.PhysicalResourceId.of('orders_app'),
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['rds-data:ExecuteStatement'], resources: [cluster.clusterArn] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    grantSecretRead(appUser, cluster.secret!, this);
+    appUser.node.addDependency(cluster);
+    this.rotation.rotationSchedule?.node.addDependency(appUser);
+    acknowledgeCustomResourceProvider(this);
+
     // The cluster's master password rotates too, through the RDS API: no network path needed.
     const masterRotation = new DatabaseSecretRotation(this, 'OrdersMasterRotation', {
-      secret: cluster.secret!,
+      database: cluster,
       strategy: DatabaseRotationStrategy.RDS_MASTER,
-      rdsMaster: { type: 'cluster', identifier: cluster.clusterIdentifier },
       schedule: { cron: 'cron(0 3 ? * SUN *)', window: Duration.hours(3) },
       events: this.events,
     });

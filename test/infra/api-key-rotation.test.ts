@@ -102,9 +102,30 @@ describe('ApiKeyRotation with API Gateway keys', () => {
     const onApiGateway = statements(template).filter((s) =>
       [s.Action].flat().some((a) => a.startsWith('apigateway:')),
     );
-    expect(onApiGateway.map((s) => ({ Action: s.Action, Resource: s.Resource }))).toEqual([
-      { Action: ['apigateway:GET', 'apigateway:POST'], Resource: apigatewayArn('/apikeys') },
-      { Action: ['apigateway:GET', 'apigateway:DELETE'], Resource: apigatewayArn('/apikeys/*') },
+    const ownedBySecret = {
+      'aws:ResourceTag/secret-rotation:api-key:secret': { Ref: logicalId(stack, secret) },
+    };
+    expect(
+      onApiGateway.map((s) => ({
+        Action: s.Action,
+        Resource: s.Resource,
+        ...(s.Condition ? { Condition: s.Condition } : {}),
+      })),
+    ).toEqual([
+      { Action: 'apigateway:GET', Resource: apigatewayArn('/apikeys') },
+      {
+        Action: 'apigateway:POST',
+        Resource: apigatewayArn('/apikeys'),
+        Condition: {
+          StringLike: { 'aws:RequestTag/secret-rotation:api-key:secret': { Ref: logicalId(stack, secret) } },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': ['secret-rotation:api-key:secret'] },
+        },
+      },
+      {
+        Action: ['apigateway:GET', 'apigateway:DELETE'],
+        Resource: apigatewayArn('/apikeys/*'),
+        Condition: { StringLike: ownedBySecret },
+      },
       { Action: 'apigateway:GET', Resource: apigatewayArn('/usageplans') },
       {
         Action: ['apigateway:GET', 'apigateway:POST'],

@@ -98,7 +98,16 @@ describe('DatabaseSecretRotation', () => {
       expect.arrayContaining(['secretsmanager:GetSecretValue']),
     );
     const wildcard = statements.filter((s) => s.Resource === '*');
-    expect(wildcard.flatMap((s) => [s.Action].flat())).toEqual(['secretsmanager:GetRandomPassword']);
+    // GetRandomPassword and the network interfaces of a function in a VPC: IAM accepts only '*' for both
+    expect(wildcard.flatMap((s) => [s.Action].flat()).sort()).toEqual([
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:CreateNetworkInterface',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:UnassignPrivateIpAddresses',
+      'secretsmanager:GetRandomPassword',
+    ]);
     expect(statements.some((s) => [s.Action].flat().includes('events:PutEvents'))).toBe(true);
   });
 
@@ -154,5 +163,48 @@ describe('DatabaseSecretRotation validation', () => {
     expect(() => new DatabaseSecretRotation(stack, 'R', { secret, ...(props as object) } as never)).toThrow(
       message,
     );
+  });
+});
+
+describe('DatabaseSecretRotation, single-user', () => {
+  const policyActions = (template: Template): string[] =>
+    Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
+      (
+        (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[] }> } } })
+          .Properties.PolicyDocument.Statement ?? []
+      ).flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action])),
+    );
+
+  it('may list the versions of its secret, to find the password that logs in after an outside write', () => {
+    // GIVEN
+    const { stack, vpc, secret, database } = fixture();
+    // WHEN
+    new DatabaseSecretRotation(stack, 'Rotation', {
+      secret,
+      strategy: 'single-user',
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      target: database,
+      port: 5432,
+    });
+    // THEN
+    expect(policyActions(Template.fromStack(stack))).toContain('secretsmanager:ListSecretVersionIds');
+  });
+
+  it('does not give ListSecretVersionIds to the alternating-users strategy, which does not call it', () => {
+    // GIVEN
+    const { stack, vpc, secret, master, database } = fixture();
+    // WHEN
+    new DatabaseSecretRotation(stack, 'Rotation', {
+      secret,
+      strategy: 'alternating-users',
+      masterSecret: master,
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      target: database,
+      port: 5432,
+    });
+    // THEN
+    expect(policyActions(Template.fromStack(stack))).not.toContain('secretsmanager:ListSecretVersionIds');
   });
 });

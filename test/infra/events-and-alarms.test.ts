@@ -20,10 +20,19 @@ describe('RotationEvents', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.secretsmanager'],
-        'detail-type': Match.arrayWith(['Secret Label Updated', 'AWS Service Event via CloudTrail']),
+        'detail-type': ['AWS Service Event via CloudTrail', 'AWS API Call via CloudTrail'],
         detail: {
           eventName: Match.arrayWith(['RotationSucceeded', 'RotationFailed', 'UpdateSecretVersionStage']),
         },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('EventsBus'), 'Arn'] } })],
+    });
+    // the native event has no detail.eventName: a rule of its own
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.secretsmanager'],
+        'detail-type': ['Secret Label Updated'],
+        detail: Match.absent(),
       },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('EventsBus'), 'Arn'] } })],
     });
@@ -34,7 +43,7 @@ describe('RotationEvents', () => {
       EventBusName: Match.anyValue(),
       EventPattern: {
         source: ['secret-rotation', 'aws.secretsmanager'],
-        resources: [{ Ref: Match.stringLikeRegexp('Secret') }],
+        $or: Match.arrayWith([{ resources: [{ Ref: Match.stringLikeRegexp('Secret') }] }]),
       },
     });
     template.hasResourceProperties('AWS::Events::Rule', {
@@ -77,7 +86,8 @@ describe('RotationAlarms', () => {
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'RotationOverdue',
-      TreatMissingData: 'breaching',
+      TreatMissingData: 'missing',
+      InsufficientDataActions: [{ Ref: Match.stringLikeRegexp('AlarmsTopic') }],
       Statistic: 'Maximum',
     });
     expect(alarms.alarms.length).toBe(4);
@@ -93,17 +103,17 @@ describe('RotationAlarms', () => {
     });
   });
 
-  it('runs the overdue check hourly with DescribeSecret on the watched secret only', () => {
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+  it('runs the overdue check every 30 minutes with DescribeSecret on the watched secret only', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
-        Statement: [
+        Statement: Match.arrayWith([
           {
             Action: 'secretsmanager:DescribeSecret',
             Effect: 'Allow',
-            Resource: { Ref: Match.stringLikeRegexp('Secret') },
+            Resource: [{ Ref: Match.stringLikeRegexp('Secret') }],
           },
-        ],
+        ]),
       },
     });
   });

@@ -12,7 +12,7 @@ import {
   type GetUsagePlansCommandOutput,
 } from '@aws-sdk/client-api-gateway';
 import { isNamed } from '../../rotation';
-import { ApiKeyDefaults, ApiKeyProviderName, RevokeOutcome } from '../constants';
+import { API_GATEWAY_KEY_OWNER_TAG, ApiKeyDefaults, ApiKeyProviderName, RevokeOutcome } from '../constants';
 import { ApiKeyCheckError, ApiKeyProviderError } from '../errors';
 import { probeKey } from './key-probe';
 import type {
@@ -86,6 +86,8 @@ export class ApiGatewayProvider implements ApiKeyProvider {
             value: request.value,
             enabled: true,
             description: `Rotated by secret-rotation for ${request.secretArn}`,
+            // The role may read and delete only keys carrying this tag (ApiKeyRotation's IAM conditions).
+            tags: { [API_GATEWAY_KEY_OWNER_TAG]: request.secretArn },
           }),
         );
         keyId = created.id;

@@ -1,0 +1,622 @@
+import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { createApiKeyHandler } from '../../functions/api-key/create-handler';
+import { createDatabaseHandler } from '../../functions/database/create-handler';
+import { createJwtHandler } from '../../functions/jwt';
+import { checkOverdue, overdueMetrics } from '../../functions/overdue/check';
+import {
+  ApiKeyRotation,
+  DatabaseSecretRotation,
+  JwtSigningKeyRotation,
+  RotationAlarms,
+  RotationEvents,
+} from '../../infra/constructs';
+import { RotationDriver } from '../../local/driver';
+import { type LocalAws, startMoto } from '../../local/moto';
+import { evaluate, type IamRequest, type PolicyDocument } from './oracles/iam-replay';
+
+// The IAM replay: the real functions run in the local mode (moto) and every AWS request they make is
+// recorded; each is evaluated by @cloud-copilot/iam-simulate against the synthesized template's policies.
+// Every recorded request must be allowed, the same request for another secret, key or bus denied, and every
+// statement used by some request (or listed below with the reason the local mode cannot exercise it).
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1'; // moto's
+const KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Recorded = { principal: string; service: string; command: string; input: Record<string, unknown> };
+
+/** Resolves what CloudFormation would, with physical ids derived from logical ids. */
+function resolver(resources: Record<string, Resource>, refs: Record<string, string>) {
+  const arnOf = (id: string, attr: string): string => {
+    const type = resources[id]?.Type;
+    switch (type) {
+      case 'AWS::IAM::Role':
+        return `arn:aws:iam::${ACCOUNT}:role/${id}`;
+      case 'AWS::Lambda::Function':
+        return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
+      case 'AWS::S3::Bucket':
+        return `arn:aws:s3:::${ref(id)}`;
+      case 'AWS::Events::EventBus':
+        return `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${ref(id)}`;
+      case 'AWS::Events::Rule':
+        return `arn:aws:events:${REGION}:${ACCOUNT}:rule/${id}`;
+      case 'AWS::CloudWatch::Alarm':
+        return `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${id}`;
+      case 'AWS::Logs::LogGroup':
+        return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;
+      case 'AWS::KMS::Key':
+        return `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+      case 'AWS::SQS::Queue':
+        return `arn:aws:sqs:${REGION}:${ACCOUNT}:${id}`;
+      default:
+        return `arn:aws:unknown:${REGION}:${ACCOUNT}:${id}/${attr}`;
+    }
+  };
+  const ref = (id: string): string => {
+    if (refs[id]) return refs[id];
+    const r = resources[id];
+    if (r?.Type === 'AWS::Events::EventBus') return String(r.Properties.Name);
+    if (r?.Type === 'AWS::S3::Bucket') return id.toLowerCase();
+    if (r?.Type === 'AWS::SNS::Topic') return `arn:aws:sns:${REGION}:${ACCOUNT}:${id}`;
+    return id;
+  };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': REGION,
+    'AWS::AccountId': ACCOUNT,
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  const resolve = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v === null || typeof v !== 'object') return v;
+    const node = v as Record<string, unknown>;
+    if (typeof node.Ref === 'string') return pseudo[node.Ref] ?? ref(node.Ref);
+    if (node['Fn::GetAtt']) {
+      const [id, attr] = node['Fn::GetAtt'] as [string, string];
+      return attr === 'Arn' || attr.endsWith('Arn') ? arnOf(id, attr) : `${id}.${attr}`;
+    }
+    if (node['Fn::Join']) {
+      const [sep, parts] = node['Fn::Join'] as [string, unknown[]];
+      return parts.map(resolve).join(sep);
+    }
+    return Object.fromEntries(Object.entries(node).map(([k, x]) => [k, resolve(x)]));
+  };
+  return { resolve, arnOf, ref };
+}
+
+/** Records every request a client sends, with the principal (the function's role) making it. */
+function record<T extends { middlewareStack: { add: (...args: never[]) => void } }>(
+  client: T,
+  service: string,
+  principal: () => string,
+  log: Recorded[],
+): T {
+  (client.middlewareStack as unknown as { add: (mw: unknown, opts: unknown) => void }).add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) =>
+      async (args: { input: Record<string, unknown> }) => {
+        log.push({
+          principal: principal(),
+          service,
+          command: context.commandName.replace(/Command$/, ''),
+          input: args.input,
+        });
+        return next(args);
+      },
+    { step: 'initialize', name: 'iamReplayRecorder' },
+  );
+  return client;
+}
+
+describe('IAM replay: the requests the real functions make, judged by @cloud-copilot/iam-simulate', () => {
+  let aws: LocalAws;
+  const log: Recorded[] = [];
+  let requests: IamRequest[] = [];
+  let identityOf: (principal: string) => PolicyDocument[];
+  let resourcePolicyOf: (request: IamRequest) => PolicyDocument | undefined;
+  let statementsOf: (principal: string) => Array<{ principal: string; statement: Record<string, unknown> }>;
+  let other: { secret: string; bucket: string; bus: string };
+
+  beforeAll(async () => {
+    aws = await startMoto();
+    const secrets = new SecretsManagerClient(aws.clientConfig);
+    const create = async (name: string, value: object) =>
+      (await secrets.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) })))
+        .ARN as string;
+    const apiKeyArn = await create('replay/api-key', { apiKey: 'x'.repeat(40) });
+    const jwtArn = await create('replay/jwt', {});
+    const otherArn = await create('replay/other', { apiKey: 'y'.repeat(40) });
+    const rdsClient = new RDSClient(aws.clientConfig);
+    await rdsClient.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'orders',
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.medium',
+        MasterUsername: 'orders_admin',
+        MasterUserPassword: 'bootstrap-password-1',
+        AllocatedStorage: 20,
+      }),
+    );
+    const masterArn = await create('replay/rds-master', {
+      engine: 'postgres',
+      host: 'orders.local',
+      port: 5432,
+      username: 'orders_admin',
+      password: 'bootstrap-password-1',
+      dbInstanceIdentifier: 'orders',
+    });
+
+    // GIVEN the template a user deploys: an API key and a JWT rotation of imported secrets encrypted with an
+    // imported customer-managed key, the bus, and the alarms watching them
+    const app = new App();
+    const stack = new Stack(app, 'Replay', { env: { account: ACCOUNT, region: REGION } });
+    const key = kms.Key.fromKeyArn(stack, 'Key', KEY_ARN);
+    const events = new RotationEvents(stack, 'Events', { eventBusName: 'rotations' });
+    const apiKeySecret = secretsmanager.Secret.fromSecretAttributes(stack, 'ApiKeySecret', {
+      secretCompleteArn: apiKeyArn,
+      encryptionKey: key,
+    });
+    const jwtSecret = secretsmanager.Secret.fromSecretAttributes(stack, 'JwtSecret', {
+      secretCompleteArn: jwtArn,
+      encryptionKey: key,
+    });
+    const apiKey = new ApiKeyRotation(stack, 'ApiKey', {
+      secret: apiKeySecret,
+      provider: { type: 'self-issued' },
+      events,
+    });
+    const jwt = new JwtSigningKeyRotation(stack, 'Jwt', { secret: jwtSecret, events });
+    const masterSecret = secretsmanager.Secret.fromSecretAttributes(stack, 'MasterSecret', {
+      secretCompleteArn: masterArn,
+      encryptionKey: key,
+    });
+    const master = new DatabaseSecretRotation(stack, 'Master', {
+      secret: masterSecret,
+      strategy: 'rds-master',
+      rdsMaster: { type: 'instance', identifier: 'orders' },
+      events,
+    });
+    const alarms = new RotationAlarms(stack, 'Alarms')
+      .watch({
+        secret: apiKeySecret,
+        rotationFunction: apiKey.rotationFunction,
+        kind: 'api-key',
+        strategy: 'self-issued',
+      })
+      .watch({
+        secret: jwtSecret,
+        rotationFunction: jwt.rotationFunction,
+        kind: jwt.kind,
+        strategy: jwt.strategy,
+      });
+    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource> };
+    const resources = template.Resources;
+    const { resolve, arnOf } = resolver(resources, {});
+    const logical = (c: { node: { defaultChild?: unknown } }) =>
+      stack.getLogicalId(c.node.defaultChild as never);
+    const fnId = (fn: { node: { defaultChild?: unknown } }) => logical(fn);
+    const roleIdOf = (functionId: string) =>
+      ((resources[functionId] as Resource).Properties.Role as { 'Fn::GetAtt': [string, string] })[
+        'Fn::GetAtt'
+      ][0];
+    const envOf = (functionId: string) =>
+      resolve(
+        ((resources[functionId] as Resource).Properties.Environment as { Variables: Record<string, unknown> })
+          .Variables,
+      ) as Record<string, string>;
+    const apiKeyFn = fnId(apiKey.rotationFunction);
+    const jwtFn = fnId(jwt.rotationFunction);
+    const checkFn = fnId(alarms.overdueCheck.function);
+    const masterFn = fnId(master.rotationFunction);
+    const principalOf = (functionId: string) => arnOf(roleIdOf(functionId), 'Arn');
+
+    // The resources the functions touch, created in moto under the names the template resolves to
+    const s3 = new S3Client({ ...aws.clientConfig, forcePathStyle: true });
+    const jwtEnv = envOf(jwtFn);
+    await s3.send(new CreateBucketCommand({ Bucket: jwtEnv.JWKS_BUCKET }));
+    const eventBridge = new EventBridgeClient(aws.clientConfig);
+    await eventBridge.send(new CreateEventBusCommand({ Name: 'rotations' }));
+
+    // WHEN the real functions rotate, sweep and check, through recording clients
+    let acting = '';
+    const as = (functionId: string) => {
+      acting = principalOf(functionId);
+    };
+    const current = () => acting;
+    const driver = new RotationDriver(aws.clientConfig);
+    record(driver.client, 'secretsmanager', current, log);
+    const recordedS3 = record(
+      new S3Client({ ...aws.clientConfig, forcePathStyle: true }),
+      's3',
+      current,
+      log,
+    );
+    const recordedEvents = record(new EventBridgeClient(aws.clientConfig), 'events', current, log);
+    const apiKeyHandler = createApiKeyHandler({
+      secretsManager: driver.client,
+      eventBridge: recordedEvents,
+      sleep: async () => {},
+      env: envOf(apiKeyFn),
+    });
+    const jwtHandler = createJwtHandler({
+      secretsManager: driver.client,
+      s3: recordedS3,
+      eventBridge: recordedEvents,
+      env: jwtEnv,
+    });
+    as(apiKeyFn);
+    expect((await driver.rotate(apiKeyArn, apiKeyHandler)).succeeded).toBe(true);
+    await apiKeyHandler({ Action: 'sweep', SecretId: apiKeyArn });
+    as(jwtFn);
+    expect((await driver.rotate(jwtArn, jwtHandler)).succeeded).toBe(true);
+    as(masterFn);
+    const masterHandler = createDatabaseHandler({
+      secretsManager: driver.client,
+      eventBridge: recordedEvents,
+      rds: record(new RDSClient(aws.clientConfig), 'rds', current, log),
+      sleep: async () => {},
+      env: envOf(masterFn),
+    });
+    expect((await driver.rotate(masterArn, masterHandler)).succeeded).toBe(true);
+    as(checkFn);
+    const ids = [apiKeyArn, jwtArn];
+    await checkOverdue(
+      record(new SecretsManagerClient(aws.clientConfig), 'secretsmanager', current, log),
+      {
+        secretIds: ids,
+        marginSeconds: 3600,
+      },
+      overdueMetrics(),
+    );
+
+    // THEN turn each recorded call into the IAM request AWS authorizes, plus the requests AWS makes on the
+    // functions' behalf: Secrets Manager's KMS calls, its invoke, CloudWatch's and EventBridge's publishes
+    const describe = new SecretsManagerClient(aws.clientConfig);
+    const arnCache = new Map<string, string>();
+    const secretArn = async (id: string) => {
+      if (id.startsWith('arn:')) return id;
+      if (!arnCache.has(id)) {
+        const out: DescribeSecretCommandOutput = await describe.send(
+          new DescribeSecretCommand({ SecretId: id }),
+        );
+        arnCache.set(id, out.ARN as string);
+      }
+      return arnCache.get(id) as string;
+    };
+    const derived: IamRequest[] = [];
+    for (const r of log) {
+      if (r.service === 'secretsmanager') {
+        if (r.command === 'GetRandomPassword') {
+          requests.push({
+            origin: r.command,
+            principal: r.principal,
+            action: 'secretsmanager:GetRandomPassword',
+            resource: '*',
+            context: {},
+          });
+          continue;
+        }
+        const arn = await secretArn(String(r.input.SecretId));
+        const context: Record<string, string | string[]> = {};
+        if (r.command === 'TagResource') {
+          const tags = (r.input.Tags as Array<{ Key: string; Value: string }>) ?? [];
+          context['aws:TagKeys'] = tags.map((t) => t.Key);
+          for (const t of tags) context[`aws:RequestTag/${t.Key}`] = t.Value;
+        }
+        if (r.command === 'UntagResource') context['aws:TagKeys'] = r.input.TagKeys as string[];
+        context['aws:PrincipalArn'] = r.principal;
+        requests.push({
+          origin: `SecretsManager.${r.command}`,
+          principal: r.principal,
+          action: `secretsmanager:${r.command}`,
+          resource: arn,
+          context,
+        });
+        const kmsAction =
+          r.command === 'GetSecretValue'
+            ? 'kms:Decrypt'
+            : r.command === 'PutSecretValue'
+              ? 'kms:GenerateDataKey'
+              : undefined;
+        if (kmsAction) {
+          derived.push({
+            origin: `derived: Secrets Manager → KMS for ${r.command}`,
+            principal: r.principal,
+            action: kmsAction,
+            resource: KEY_ARN,
+            context: {
+              'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com`,
+              'kms:EncryptionContext:SecretARN': arn,
+            },
+          });
+        }
+      } else if (r.service === 's3') {
+        const bucket = String(r.input.Bucket);
+        const objectArn = `arn:aws:s3:::${bucket}/${String(r.input.Key)}`;
+        const byCommand: Record<string, [string, string]> = {
+          GetObject: ['s3:GetObject', objectArn],
+          HeadObject: ['s3:GetObject', objectArn],
+          PutObject: ['s3:PutObject', objectArn],
+          ListObjectsV2: ['s3:ListBucket', `arn:aws:s3:::${bucket}`],
+        };
+        const [action, resource] = byCommand[r.command] ?? [`s3:${r.command}`, objectArn];
+        requests.push({
+          origin: `S3.${r.command}`,
+          principal: r.principal,
+          action,
+          resource,
+          context: { 'aws:SecureTransport': 'true' },
+        });
+      } else if (r.service === 'rds') {
+        const id = String(r.input.DBInstanceIdentifier ?? r.input.DBClusterIdentifier);
+        const type = r.input.DBClusterIdentifier ? 'cluster' : 'db';
+        requests.push({
+          origin: `RDS.${r.command}`,
+          principal: r.principal,
+          action: `rds:${r.command}`,
+          resource: `arn:aws:rds:${REGION}:${ACCOUNT}:${type}:${id}`,
+          context: {},
+        });
+      } else if (r.service === 'events') {
+        for (const entry of (r.input.Entries as Array<{ EventBusName?: string }>) ?? []) {
+          const bus = String(entry.EventBusName);
+          requests.push({
+            origin: 'EventBridge.PutEvents',
+            principal: r.principal,
+            action: 'events:PutEvents',
+            resource: bus.startsWith('arn:') ? bus : `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${bus}`,
+            context: {},
+          });
+        }
+      }
+    }
+    for (const [functionId, arn] of [
+      [apiKeyFn, apiKeyArn],
+      [jwtFn, jwtArn],
+      [masterFn, masterArn],
+    ] as const) {
+      derived.push({
+        origin: 'derived: Secrets Manager invokes the rotation function',
+        principal: 'secretsmanager.amazonaws.com',
+        action: 'lambda:InvokeFunction',
+        resource: arnOf(functionId, 'Arn'),
+        context: { 'aws:SourceArn': arn, 'aws:SourceAccount': ACCOUNT },
+      });
+    }
+    const topicArn = resolve({ Ref: logical(alarms.topic) }) as string;
+    for (const alarm of alarms.alarms) {
+      derived.push({
+        origin: 'derived: CloudWatch publishes an alarm',
+        principal: 'cloudwatch.amazonaws.com',
+        action: 'sns:Publish',
+        resource: topicArn,
+        context: {
+          'aws:SourceArn': arnOf(logical(alarm), 'Arn'),
+          'aws:SourceAccount': ACCOUNT,
+          'aws:SecureTransport': 'true',
+        },
+      });
+    }
+    const failureRule = alarms.node.findChild('SecretsManagerRotationFailed') as {
+      node: { defaultChild?: unknown };
+    };
+    derived.push({
+      origin: "derived: EventBridge forwards Secrets Manager's RotationFailed to the topic",
+      principal: 'events.amazonaws.com',
+      action: 'sns:Publish',
+      resource: topicArn,
+      context: { 'aws:SourceArn': arnOf(logical(failureRule), 'Arn'), 'aws:SecureTransport': 'true' },
+    });
+    requests = [...requests, ...derived];
+    other = {
+      secret: otherArn,
+      bucket: 'another-bucket',
+      bus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/another-bus`,
+    };
+
+    // The policies: identity policies of each role, and the resource policy that applies to each request
+    const policies = Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy');
+    statementsOf = (principal: string) =>
+      policies
+        .filter((p) =>
+          (resolve(p.Properties.Roles) as string[]).some((roleName) =>
+            principal.endsWith(`:role/${roleName}`),
+          ),
+        )
+        .flatMap((p) => (resolve(p.Properties.PolicyDocument) as PolicyDocument).Statement)
+        .map((statement) => ({ principal, statement }));
+    identityOf = (principal: string) => [
+      { Version: '2012-10-17', Statement: statementsOf(principal).map((s) => s.statement) },
+    ];
+    const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
+    resourcePolicyOf = (request: IamRequest) => {
+      if (request.action.startsWith('kms:')) {
+        // An imported key: its key policy is the account's; this one trusts the account's IAM policies,
+        // as AWS's default key policy does.
+        return {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+          ],
+        };
+      }
+      if (request.action === 'lambda:InvokeFunction') {
+        const statements = ofType('AWS::Lambda::Permission')
+          .map((p) => resolve(p.Properties) as Record<string, string>)
+          .filter((p) => p.FunctionName === request.resource)
+          .map((p) => ({
+            Effect: 'Allow',
+            Principal: { Service: p.Principal },
+            Action: p.Action,
+            Resource: p.FunctionName,
+            Condition: {
+              ...(p.SourceArn ? { ArnLike: { 'AWS:SourceArn': p.SourceArn } } : {}),
+              ...(p.SourceAccount ? { StringEquals: { 'AWS:SourceAccount': p.SourceAccount } } : {}),
+            },
+          }));
+        return { Version: '2012-10-17', Statement: statements };
+      }
+      if (request.action === 'sns:Publish') {
+        const policy = ofType('AWS::SNS::TopicPolicy')[0];
+        return policy ? (resolve(policy.Properties.PolicyDocument) as PolicyDocument) : undefined;
+      }
+      if (request.action.startsWith('s3:')) {
+        const policy = ofType('AWS::S3::BucketPolicy')[0];
+        return policy ? (resolve(policy.Properties.PolicyDocument) as PolicyDocument) : undefined;
+      }
+      return undefined;
+    };
+  }, 240_000);
+
+  afterAll(async () => {
+    await aws?.stop();
+  });
+
+  it('records the requests of every function: rotation steps, the sweep, the JWKS, the RDS API, events, the overdue check', () => {
+    const actions = new Set(requests.map((r) => r.action));
+    for (const action of [
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:UpdateSecretVersionStage',
+      'secretsmanager:TagResource',
+      's3:PutObject',
+      'events:PutEvents',
+      'rds:ModifyDBInstance',
+      'rds:DescribeDBInstances',
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+      'lambda:InvokeFunction',
+      'sns:Publish',
+    ]) {
+      expect(actions).toContain(action);
+    }
+  });
+
+  it('allows every recorded request', async () => {
+    const denied: string[] = [];
+    for (const request of requests) {
+      const identity = request.principal.includes(':role/') ? identityOf(request.principal) : [];
+      const result = await evaluate(request, { identity, resource: resourcePolicyOf(request) });
+      if (result !== 'Allowed')
+        denied.push(`${request.origin} ${request.action} on ${request.resource}: ${result}`);
+    }
+    expect(denied).toEqual([]);
+  });
+
+  it('denies the same requests for another secret, bucket, bus, key, database instance, alarm and rule', async () => {
+    const allowed: string[] = [];
+    for (const request of requests) {
+      const swapped = swap(request, other);
+      if (!swapped) continue;
+      const identity = swapped.principal.includes(':role/') ? identityOf(swapped.principal) : [];
+      const result = await evaluate(swapped, { identity, resource: resourcePolicyOf(swapped) });
+      if (result === 'Allowed') allowed.push(`${swapped.origin} ${swapped.action} on ${swapped.resource}`);
+    }
+    expect(allowed).toEqual([]);
+  });
+
+  it('uses every statement of the roles, except those the local mode cannot exercise (reported with why)', async () => {
+    // Lambda itself writes the logs and manages network interfaces: no SDK call of ours makes these
+    // requests. s3:ListBucket is what makes S3 answer 404 instead of 403 for a JWKS object not yet written:
+    // it authorizes the error code, no request names it.
+    const notExercised = (s: Record<string, unknown>) =>
+      [s.Action]
+        .flat()
+        .every((a) => String(a).startsWith('logs:') || String(a).startsWith('ec2:') || a === 's3:ListBucket');
+    const principals = [...new Set(requests.map((r) => r.principal).filter((p) => p.includes(':role/')))];
+    const unused: string[] = [];
+    for (const principal of principals) {
+      for (const { statement } of statementsOf(principal)) {
+        if (notExercised(statement)) continue;
+        let used = false;
+        for (const request of requests.filter((r) => r.principal === principal)) {
+          const only = [{ Version: '2012-10-17', Statement: [statement] }];
+          if (
+            (await evaluate(request, { identity: only, resource: resourcePolicyOf(request) })) === 'Allowed'
+          ) {
+            used = true;
+            break;
+          }
+        }
+        if (!used)
+          unused.push(
+            `${principal.split('/').pop()}: ${JSON.stringify(statement.Action)} on ${JSON.stringify(statement.Resource)}`,
+          );
+      }
+    }
+    // Over-privilege report: every statement is used by a recorded request.
+    expect(unused).toEqual([]);
+  });
+});
+
+/** The same request aimed at another secret, bucket, bus or key; undefined when nothing can be swapped. */
+function swap(
+  request: IamRequest,
+  other: { secret: string; bucket: string; bus: string },
+): IamRequest | undefined {
+  if (request.resource === '*') return undefined;
+  if (request.action.startsWith('secretsmanager:'))
+    return { ...request, resource: other.secret, origin: `${request.origin} (another secret)` };
+  if (request.action.startsWith('s3:')) {
+    return {
+      ...request,
+      resource: request.resource.replace(/^arn:aws:s3:::[^/]+/, `arn:aws:s3:::${other.bucket}`),
+      origin: `${request.origin} (another bucket)`,
+    };
+  }
+  if (request.action.startsWith('rds:')) {
+    return {
+      ...request,
+      resource: request.resource.replace(/:db:.*$/, ':db:someone-elses'),
+      origin: `${request.origin} (another instance)`,
+    };
+  }
+  if (request.action === 'events:PutEvents')
+    return { ...request, resource: other.bus, origin: `${request.origin} (another bus)` };
+  if (request.action.startsWith('kms:')) {
+    return {
+      ...request,
+      context: { ...request.context, 'kms:EncryptionContext:SecretARN': other.secret },
+      origin: `${request.origin} (another secret's data key)`,
+    };
+  }
+  if (request.action === 'lambda:InvokeFunction') {
+    return {
+      ...request,
+      context: { ...request.context, 'aws:SourceArn': other.secret },
+      origin: `${request.origin} (for another secret)`,
+    };
+  }
+  if (request.action === 'sns:Publish') {
+    return {
+      ...request,
+      context: {
+        ...request.context,
+        'aws:SourceArn':
+          request.principal === 'events.amazonaws.com'
+            ? `arn:aws:events:${REGION}:${ACCOUNT}:rule/someone-elses`
+            : `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:someone-elses`,
+      },
+      origin: `${request.origin} (another alarm or rule)`,
+    };
+  }
+  return undefined;
+}
