@@ -31,6 +31,8 @@ export interface FleetSecretResult {
   readonly durationMs: number;
   /** Why it failed or was skipped. */
   readonly reason: string | null;
+  /** Local mode: how long each step's last invocation took. */
+  readonly stepsMs?: Readonly<Record<string, number>>;
 }
 
 /** A line of the journal: what happened to one secret, appended as it happens. */
@@ -296,7 +298,8 @@ async function rotateLocally(
     if (record === 'timed-out') {
       return done('failed', token, `did not finish within ${Math.round(mode.timeoutMs / 1000)} s`);
     }
-    if (record.succeeded) return done('rotated', record.token, null);
+    const stepsMs = Object.fromEntries(record.steps.map((step) => [step.step, step.durationMs]));
+    if (record.succeeded) return { ...done('rotated', record.token, null), stepsMs };
     const failed = [...record.steps].reverse().find((s) => !s.ok);
     const message = lastError instanceof Error ? `: ${firstLine(lastError.message)}` : '';
     return done(

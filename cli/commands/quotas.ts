@@ -92,8 +92,10 @@ export class QuotaPacer {
   readonly #groups: Readonly<Record<string, QuotaGroup>>;
   readonly #unlistedRate: number;
   readonly #clock: PacerClock;
-  /** bucket name → the earliest time the next request may leave. */
+  /** bucket name → the next slot to reserve. */
   readonly #next = new Map<string, number>();
+  /** bucket name → when its last request left. */
+  readonly #lastSent = new Map<string, number>();
   /** Requests paced, per bucket. */
   readonly sent: Record<string, number> = {};
   /** Milliseconds spent waiting, per bucket. */
@@ -127,22 +129,34 @@ export class QuotaPacer {
   async acquire(operation: string): Promise<void> {
     const { name, ratePerSecond } = this.bucketOf(operation);
     const interval = 1000 / ratePerSecond;
-    const now = this.#clock.now();
-    const slot = Math.max(now, this.#next.get(name) ?? now);
-    // The slot is reserved before waiting, so concurrent callers queue behind each other in order.
+    const asked = this.#clock.now();
+    // Slots are reserved before waiting, so concurrent callers queue behind each other in order.
+    const slot = Math.max(asked, this.#next.get(name) ?? asked);
     this.#next.set(name, slot + interval);
-    this.sent[name] = (this.sent[name] ?? 0) + 1;
-    const wait = slot - now;
-    if (wait > 0) {
-      this.waitedMs[name] = (this.waitedMs[name] ?? 0) + wait;
-      await this.#clock.sleep(wait);
+    if (slot > asked) await this.#clock.sleep(slot - asked);
+    // A stalled process (a busy machine, a long GC) wakes several reserved slots at once; sending them
+    // together would be a burst above the rate. So actual sends stay at least one interval apart too.
+    for (;;) {
+      const now = this.#clock.now();
+      const earliest = (this.#lastSent.get(name) ?? Number.NEGATIVE_INFINITY) + interval;
+      if (now >= earliest) {
+        this.#lastSent.set(name, now);
+        if ((this.#next.get(name) ?? 0) < now + interval) this.#next.set(name, now + interval);
+        break;
+      }
+      await this.#clock.sleep(earliest - now);
     }
+    this.sent[name] = (this.sent[name] ?? 0) + 1;
+    const waited = this.#clock.now() - asked;
+    if (waited > 0) this.waitedMs[name] = (this.waitedMs[name] ?? 0) + waited;
   }
 }
 
 /**
- * Makes every request of `client` wait for its quota's slot in `pacer` first, retries included (the
- * middleware sits after the SDK's retry step, so a retried request is paced again).
+ * Makes every request of `client` wait for its quota's slot in `pacer` first, retries included. The wait is
+ * the last step before the request goes on the wire (after the retry strategy and signing: a SigV4 signature
+ * stays valid for minutes), so that the time between taking the slot and reaching the service is as short
+ * and as even as it can be.
  */
 export function paceClient(client: SecretsManagerClient, pacer: QuotaPacer): void {
   client.middlewareStack.add(
@@ -151,7 +165,7 @@ export function paceClient(client: SecretsManagerClient, pacer: QuotaPacer): voi
       await pacer.acquire(operation);
       return next(args);
     },
-    { step: 'finalizeRequest', name: 'quotaPacer', priority: 'low' },
+    { step: 'deserialize', name: 'quotaPacer', priority: 'low' },
   );
 }
 

@@ -26,6 +26,33 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A simulated clock: sleepers wake in time order, and time jumps to the next wake-up when all are asleep. */
+function simulatedClock(start = 0) {
+  let t = start;
+  const timers: Array<{ at: number; resolve: () => void }> = [];
+  return {
+    clock: {
+      now: () => t,
+      sleep: (ms: number) => new Promise<void>((resolve) => timers.push({ at: t + ms, resolve })),
+    },
+    stall: (ms: number) => {
+      t += ms;
+    },
+    async runUntilIdle() {
+      for (;;) {
+        await flush();
+        if (timers.length === 0) return;
+        timers.sort((a, b) => a.at - b.at);
+        const next = timers.shift() as { at: number; resolve: () => void };
+        t = Math.max(t, next.at);
+        next.resolve();
+      }
+    },
+  };
+}
+
 /** A hand-moved clock: `sleep` moves it, so a pacer's waits are visible as time. */
 function manualClock() {
   let t = 0;
@@ -60,39 +87,59 @@ describe('the quota pacer', () => {
   });
 
   it('does not hold reads at the write rate: GetSecretValue and DescribeSecret have their own, far larger quotas', async () => {
-    // GIVEN a write bucket already busy for a second
-    const clock = manualClock();
-    const pacer = new QuotaPacer(SECRETS_MANAGER_QUOTAS, clock);
-    for (let i = 0; i < 50; i++) void pacer.acquire('PutSecretValue');
-    // WHEN reads go
-    const before = clock.at();
-    await pacer.acquire('GetSecretValue');
-    await pacer.acquire('DescribeSecret');
-    // THEN no read waited for the writes
-    expect(clock.at() - before).toBeLessThan(1);
+    // GIVEN a write bucket busy for a second with 50 writes waiting
+    const sim = simulatedClock();
+    const pacer = new QuotaPacer(SECRETS_MANAGER_QUOTAS, sim.clock);
+    const writes = Array.from({ length: 50 }, () => pacer.acquire('PutSecretValue'));
+    // WHEN reads go meanwhile
+    const reads: number[] = [];
+    const read = (op: string) => pacer.acquire(op).then(() => reads.push(sim.clock.now()));
+    const all = Promise.all([...writes, read('GetSecretValue'), read('DescribeSecret')]);
+    await sim.runUntilIdle();
+    await all;
+    // THEN no read waited for the writes, which took their second
+    expect(reads).toEqual([0, 0]);
+    expect(pacer.waitedMs.write).toBeGreaterThan(0);
+    expect(sim.clock.now()).toBe(980);
     expect(pacer.bucketOf('GetSecretValue').ratePerSecond).toBe(10_000);
     expect(pacer.bucketOf('DescribeSecret').ratePerSecond).toBe(40_000);
   });
 
   it('gives concurrent callers consecutive slots 1/rate apart, in the order they asked', async () => {
-    // GIVEN a clock that stands still and records when each sleeper would wake
-    const wakes: number[] = [];
-    const pacer = new QuotaPacer(
-      { rotate: { ratePerSecond: 50, operations: ['RotateSecret'] } },
-      {
-        now: () => 1000,
-        sleep: async (ms) => {
-          wakes.push(1000 + ms);
-        },
-      },
-    );
+    // GIVEN
+    const sim = simulatedClock(1000);
+    const pacer = new QuotaPacer({ rotate: { ratePerSecond: 50, operations: ['RotateSecret'] } }, sim.clock);
     // WHEN three callers ask at the same instant
-    const order: number[] = [];
-    await Promise.all([0, 1, 2].map(async (i) => pacer.acquire('RotateSecret').then(() => order.push(i))));
-    // THEN the first goes now, the others wake 20 and 40 ms later
-    expect(wakes).toEqual([1020, 1040]);
-    expect(order).toEqual([0, 1, 2]);
+    const sent: Array<[number, number]> = [];
+    const all = Promise.all(
+      [0, 1, 2].map((i) => pacer.acquire('RotateSecret').then(() => sent.push([i, sim.clock.now()]))),
+    );
+    await sim.runUntilIdle();
+    await all;
+    // THEN they leave in order, 20 ms apart
+    expect(sent).toEqual([
+      [0, 1000],
+      [1, 1020],
+      [2, 1040],
+    ]);
     expect(pacer.sent.rotate).toBe(3);
+  });
+
+  it('keeps requests one interval apart when a stalled process wakes several reserved slots at once', async () => {
+    // GIVEN one write sent at 0 and two more reserved for 20 and 40 ms
+    const sim = simulatedClock();
+    const pacer = new QuotaPacer({ write: { ratePerSecond: 50, operations: ['PutSecretValue'] } }, sim.clock);
+    const sent: number[] = [];
+    const all = Promise.all(
+      [0, 1, 2].map(() => pacer.acquire('PutSecretValue').then(() => sent.push(sim.clock.now()))),
+    );
+    await flush();
+    // WHEN the process stalls until 100 ms, past both reserved slots
+    sim.stall(100);
+    await sim.runUntilIdle();
+    await all;
+    // THEN the two wake together but still leave 20 ms apart
+    expect(sent).toEqual([0, 100, 120]);
   });
 
   it('knows the documented groups, and the minimum a fleet takes is its writes over the write quota', () => {
@@ -274,7 +321,7 @@ describe('rotate a fleet (--all, --tag, --file)', () => {
   });
 
   it('starts rotations no faster than the write quota allows for the writes each makes', async () => {
-    // GIVEN ten secrets, and functions making 2 writes a rotation: 25 rotations/s at most
+    // GIVEN ten secrets, and functions making 3 writes a rotation (the default): 16.7 rotations/s at most
     givenFleet(Array.from({ length: 10 }, (_, i) => ({ name: `s${i}` })));
     const starts: number[] = [];
     let t = Date.parse('2026-06-01T12:00:00Z');
@@ -289,10 +336,10 @@ describe('rotate a fleet (--all, --tag, --file)', () => {
         t += ms;
       },
     });
-    // THEN consecutive starts are at least 40 ms apart
+    // THEN consecutive starts are at least 60 ms apart
     const gaps = starts.slice(1).map((s, i) => s - (starts[i] as number));
     expect(starts).toHaveLength(10);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(40);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(60);
   });
 
   it('refuses --all with a secret, two selectors at once, a bad tag, and fleet options for one secret', async () => {
