@@ -11,8 +11,9 @@
  * group's rate gets `ThrottlingException`, and the SDK retries it.
  *
  * Two cores cannot serve 50 writes a second of real rotations (each one is several TLS logins to PostgreSQL,
- * a SCRAM verifier and a dozen moto requests), so every quota is scaled by `--scale` (default 0.2: 10 writes
- * a second). What the bench measures is a ratio, which the scale does not change: the completion time against
+ * a SCRAM verifier and a dozen moto requests), so every quota is scaled by `--scale` (default 0.04: 2 writes
+ * a second, what this two-core machine sustained while shared with other test suites, load average 15-20;
+ * on an idle machine 0.2 holds). What the bench measures is a ratio, which the scale does not change: the completion time against
  * the minimum the write quota allows, which is the binding one (a rotation makes one RotateSecret but
  * several writes).
  *
@@ -22,7 +23,7 @@
  * secret: AWSCURRENT is the rotation's version (else lost), no AWSPENDING is left on another version than
  * AWSCURRENT (else stuck), and the current password logs in.
  *
- * Usage: npm run bench:fleet -- [--secrets 1000] [--scale 0.2] [--concurrency 20] [--json]
+ * Usage: npm run bench:fleet -- [--secrets 1000] [--scale 0.04] [--concurrency 50] [--json]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,8 +68,8 @@ const option = (name: string, fallback: number, valid: (n: number) => boolean, w
 };
 const positiveInteger = (n: number) => Number.isInteger(n) && n >= 1;
 const SECRETS = option('secrets', 1000, positiveInteger, 'a positive integer');
-const SCALE = option('scale', 0.2, (n) => n > 0 && n <= 1, 'a fraction in (0, 1]');
-const CONCURRENCY = option('concurrency', 20, positiveInteger, 'a positive integer');
+const SCALE = option('scale', 0.04, (n) => n > 0 && n <= 1, 'a fraction in (0, 1]');
+const CONCURRENCY = option('concurrency', 50, positiveInteger, 'a positive integer');
 const JSON_OUTPUT = args.includes('--json');
 /** The writes a rotation needs: PutSecretValue (createSecret) and UpdateSecretVersionStage (finishSecret). */
 const PROTOCOL_WRITES_PER_ROTATION = 2;
@@ -88,9 +89,10 @@ async function main() {
       name,
       ratePerSecond: q.ratePerSecond,
       operations: q.operations,
-      // AWS documents no burst; two requests absorb the jitter of a loaded machine without hiding a rate above
-      // the quota (a tenth of a second's worth for the large read quotas).
-      burst: Math.max(2, Math.floor(q.ratePerSecond / 10)),
+      // Secrets Manager documents its rates, not its buckets' size. One second's worth is a small bucket by AWS's
+      // own documented model (EC2, which documents its API buckets, holds many seconds' worth). The CLI never draws on it: it sends
+      // evenly at the rate. It only absorbs requests this loaded machine delivers bunched together.
+      burst: Math.max(1, Math.floor(q.ratePerSecond)),
     })),
   });
   try {
@@ -159,6 +161,9 @@ async function main() {
       protocolWritesPerRotation: PROTOCOL_WRITES_PER_ROTATION,
       protocolMinimumSeconds: round(minimumForProtocol, 1),
       ratioToProtocolMinimum: round(seconds / minimumForProtocol, 2),
+      pacerWaitSecondsByQuota: Object.fromEntries(
+        Object.entries(pacer.waitedMs).map(([name, ms]) => [name, round(ms / 1000, 1)]),
+      ),
       throttled: proxy.stats.throttled,
       throttledByQuota: { ...proxy.stats.throttledByQuota },
       requests: proxy.stats.forwarded,
@@ -297,6 +302,7 @@ function printTable(r: Record<string, unknown>) {
         .map((ms) => `${ms} ms`)
         .join(' / '),
     ],
+    ['time waited for quota (sum)', JSON.stringify(r.pacerWaitSecondsByQuota)],
     ['rotations failed', `${r.rotationsFailed}`],
     ['lost (AWSCURRENT not moved)', `${r.lost}`],
     ['stuck (AWSPENDING left on another version)', `${r.stuck}`],

@@ -13,6 +13,7 @@ import {
   type LogReader,
   lambdaFunctionInfoReader,
 } from './aws';
+import { auditSpec, runAudit } from './commands/audit';
 import { historySpec, runHistory } from './commands/history';
 import { rollbackSpec, runRollback } from './commands/rollback';
 import { rotateSpec, runRotate } from './commands/rotate';
@@ -34,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: statusSpec, run: runStatus },
   { spec: historySpec, run: runHistory },
   { spec: rollbackSpec, run: runRollback },
+  { spec: auditSpec, run: runAudit },
 ];
 
 /** What `main` runs with; every field defaults to the process's own. Tests pass buffers, clocks and fakes. */
