@@ -89,10 +89,11 @@ async function main() {
       name,
       ratePerSecond: q.ratePerSecond,
       operations: q.operations,
-      // Secrets Manager documents its rates, not its buckets' size. One second's worth is a small bucket by AWS's
-      // own documented model (EC2, which documents its API buckets, holds many seconds' worth). The CLI never draws on it: it sends
-      // evenly at the rate. It only absorbs requests this loaded machine delivers bunched together.
-      burst: Math.max(1, Math.floor(q.ratePerSecond)),
+      // Secrets Manager documents its rates, not its buckets' size. One second's worth (at least 4 requests) is a
+      // small bucket by AWS's own documented model (EC2, which documents its API buckets, holds many seconds'
+      // worth). The CLI's own bucket holds 2, so the rest only absorbs requests this loaded machine delivers
+      // bunched together.
+      burst: Math.max(4, Math.floor(q.ratePerSecond)),
     })),
   });
   try {
@@ -131,7 +132,12 @@ async function main() {
       },
       secretsManager: reader,
       concurrency: CONCURRENCY,
-      starts: new QuotaPacer({ start: { ratePerSecond: rotationsPerSecond, operations: ['start'] } }, clock),
+      starts: new QuotaPacer(
+        { start: { ratePerSecond: rotationsPerSecond, operations: ['start'] } },
+        clock,
+        UNLISTED_OPERATION_RATE,
+        1,
+      ),
       now: () => new Date(),
       sleep: clock.sleep,
       onProgress: (e) => {

@@ -84,18 +84,21 @@ export interface PacerClock {
 
 /**
  * Paces requests so that no quota group is ever exceeded: one token bucket per group (and one per unlisted
- * operation), each refilling at the group's rate with a burst of one, so requests leave evenly spaced at
- * 1/rate. A service's bucket usually allows some burst; pacing without one leaves that burst to absorb
- * network jitter, which is what keeps throttling at zero. Waiters are served first come, first served.
+ * operation), each refilling at the group's rate and holding `burst` tokens (2 by default: any service bucket
+ * holds at least that, and it lets a request that woke late be followed at once, so late timers on a busy
+ * machine do not lower the rate). The bucket is checked against the time requests actually leave (a GCRA),
+ * so a stalled process that wakes many waiters at once still sends no more than the bucket allows. Waiters
+ * are queued first come, first served.
  */
 export class QuotaPacer {
   readonly #groups: Readonly<Record<string, QuotaGroup>>;
   readonly #unlistedRate: number;
   readonly #clock: PacerClock;
-  /** bucket name → the next slot to reserve. */
-  readonly #next = new Map<string, number>();
-  /** bucket name → when its last request left. */
-  readonly #lastSent = new Map<string, number>();
+  readonly #burst: number;
+  /** bucket name → theoretical arrival time of the queue (orders the waiters). */
+  readonly #queued = new Map<string, number>();
+  /** bucket name → theoretical arrival time of the requests actually sent. */
+  readonly #sentTat = new Map<string, number>();
   /** Requests paced, per bucket. */
   readonly sent: Record<string, number> = {};
   /** Milliseconds spent waiting, per bucket. */
@@ -108,13 +111,17 @@ export class QuotaPacer {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     },
     unlistedRate = UNLISTED_OPERATION_RATE,
+    burst = 2,
   ) {
     for (const [name, group] of Object.entries(groups)) {
       if (!(group.ratePerSecond > 0)) throw new RangeError(`quota ${name}: rate must be positive`);
     }
+    if (!(Number.isInteger(burst) && burst >= 1))
+      throw new RangeError(`burst must be a whole number ≥ 1, got ${burst}`);
     this.#groups = groups;
     this.#clock = clock;
     this.#unlistedRate = unlistedRate;
+    this.#burst = burst;
   }
 
   /** The bucket an operation draws from and its rate. */
@@ -125,26 +132,26 @@ export class QuotaPacer {
     return { name: `other:${operation}`, ratePerSecond: this.#unlistedRate };
   }
 
-  /** Waits until `operation` may be sent without exceeding its quota, and takes its slot. */
+  /** Waits until `operation` may be sent without exceeding its quota, and takes its token. */
   async acquire(operation: string): Promise<void> {
     const { name, ratePerSecond } = this.bucketOf(operation);
     const interval = 1000 / ratePerSecond;
+    const tolerance = (this.#burst - 1) * interval;
     const asked = this.#clock.now();
-    // Slots are reserved before waiting, so concurrent callers queue behind each other in order.
-    const slot = Math.max(asked, this.#next.get(name) ?? asked);
-    this.#next.set(name, slot + interval);
-    if (slot > asked) await this.#clock.sleep(slot - asked);
-    // A stalled process (a busy machine, a long GC) wakes several reserved slots at once; sending them
-    // together would be a burst above the rate. So actual sends stay at least one interval apart too.
+    // The queue: each waiter's turn is reserved before it sleeps, so concurrent callers keep their order.
+    const queued = this.#queued.get(name) ?? asked;
+    const turn = Math.max(asked, queued - tolerance);
+    this.#queued.set(name, Math.max(queued, turn) + interval);
+    if (turn > asked) await this.#clock.sleep(turn - asked);
+    // The bucket, on actual send times: a waiter that woke with others after a stall waits its token.
     for (;;) {
       const now = this.#clock.now();
-      const earliest = (this.#lastSent.get(name) ?? Number.NEGATIVE_INFINITY) + interval;
-      if (now >= earliest) {
-        this.#lastSent.set(name, now);
-        if ((this.#next.get(name) ?? 0) < now + interval) this.#next.set(name, now + interval);
+      const tat = this.#sentTat.get(name) ?? now;
+      if (now >= tat - tolerance) {
+        this.#sentTat.set(name, Math.max(tat, now) + interval);
         break;
       }
-      await this.#clock.sleep(earliest - now);
+      await this.#clock.sleep(tat - tolerance - now);
     }
     this.sent[name] = (this.sent[name] ?? 0) + 1;
     const waited = this.#clock.now() - asked;

@@ -8,7 +8,13 @@ import { CliError, describeAwsError, ExitCode, firstLine, isNamed, UsageError } 
 import { formatMs, table, toJson } from '../format';
 import { describeSecret, listSecrets, pendingRotation, type SecretState } from '../secrets';
 import { FleetJournal, type FleetMode, FleetOutcome, type FleetSecretResult, rotateFleet } from './fleet';
-import { minimumSeconds, paceClient, QuotaPacer, SECRETS_MANAGER_QUOTAS } from './quotas';
+import {
+  minimumSeconds,
+  paceClient,
+  QuotaPacer,
+  SECRETS_MANAGER_QUOTAS,
+  UNLISTED_OPERATION_RATE,
+} from './quotas';
 
 /** The options `rotate` takes for a fleet (`--all`, `--tag`, `--file`). */
 export const FLEET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -322,7 +328,12 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
     mode: handlerFactory,
     secretsManager: context.secretsManager,
     concurrency: options.concurrency,
-    starts: new QuotaPacer({ start: { ratePerSecond: rotationsPerSecond, operations: ['start'] } }, clock),
+    starts: new QuotaPacer(
+      { start: { ratePerSecond: rotationsPerSecond, operations: ['start'] } },
+      clock,
+      UNLISTED_OPERATION_RATE,
+      1,
+    ),
     ...(journal ? { journal } : {}),
     now: context.now,
     sleep: context.sleep,

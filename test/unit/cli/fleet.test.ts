@@ -13,6 +13,7 @@ import {
   QuotaPacer,
   quotaGroupOf,
   SECRETS_MANAGER_QUOTAS,
+  UNLISTED_OPERATION_RATE,
 } from '../../../cli/commands/quotas';
 import type { FleetRotateJson } from '../../../cli/commands/rotate-fleet';
 import { ACCOUNT_ARN, awsError, FUNCTION_ARN, run, V1 } from './harness';
@@ -69,7 +70,7 @@ describe('the quota pacer', () => {
   it('spaces writes 1/50 s apart, the combined PutSecretValue and UpdateSecretVersionStage quota', async () => {
     // GIVEN the documented quotas and a clock that only sleeping moves
     const clock = manualClock();
-    const pacer = new QuotaPacer(SECRETS_MANAGER_QUOTAS, clock);
+    const pacer = new QuotaPacer(SECRETS_MANAGER_QUOTAS, clock, UNLISTED_OPERATION_RATE, 1);
     // WHEN five writes of either operation go one after the other
     const times: number[] = [];
     for (const op of [
@@ -89,7 +90,7 @@ describe('the quota pacer', () => {
   it('does not hold reads at the write rate: GetSecretValue and DescribeSecret have their own, far larger quotas', async () => {
     // GIVEN a write bucket busy for a second with 50 writes waiting
     const sim = simulatedClock();
-    const pacer = new QuotaPacer(SECRETS_MANAGER_QUOTAS, sim.clock);
+    const pacer = new QuotaPacer(SECRETS_MANAGER_QUOTAS, sim.clock, UNLISTED_OPERATION_RATE, 1);
     const writes = Array.from({ length: 50 }, () => pacer.acquire('PutSecretValue'));
     // WHEN reads go meanwhile
     const reads: number[] = [];
@@ -108,7 +109,12 @@ describe('the quota pacer', () => {
   it('gives concurrent callers consecutive slots 1/rate apart, in the order they asked', async () => {
     // GIVEN
     const sim = simulatedClock(1000);
-    const pacer = new QuotaPacer({ rotate: { ratePerSecond: 50, operations: ['RotateSecret'] } }, sim.clock);
+    const pacer = new QuotaPacer(
+      { rotate: { ratePerSecond: 50, operations: ['RotateSecret'] } },
+      sim.clock,
+      UNLISTED_OPERATION_RATE,
+      1,
+    );
     // WHEN three callers ask at the same instant
     const sent: Array<[number, number]> = [];
     const all = Promise.all(
@@ -128,7 +134,12 @@ describe('the quota pacer', () => {
   it('keeps requests one interval apart when a stalled process wakes several reserved slots at once', async () => {
     // GIVEN one write sent at 0 and two more reserved for 20 and 40 ms
     const sim = simulatedClock();
-    const pacer = new QuotaPacer({ write: { ratePerSecond: 50, operations: ['PutSecretValue'] } }, sim.clock);
+    const pacer = new QuotaPacer(
+      { write: { ratePerSecond: 50, operations: ['PutSecretValue'] } },
+      sim.clock,
+      UNLISTED_OPERATION_RATE,
+      1,
+    );
     const sent: number[] = [];
     const all = Promise.all(
       [0, 1, 2].map(() => pacer.acquire('PutSecretValue').then(() => sent.push(sim.clock.now()))),
@@ -140,6 +151,28 @@ describe('the quota pacer', () => {
     await all;
     // THEN the two wake together but still leave 20 ms apart
     expect(sent).toEqual([0, 100, 120]);
+  });
+
+  it('with a bucket of two, lets a late request be followed at once, and never sends more than the bucket after a stall', async () => {
+    // GIVEN the default bucket of two tokens, six writers, and a process that stalls until 200 ms
+    const sim = simulatedClock();
+    const pacer = new QuotaPacer({ write: { ratePerSecond: 50, operations: ['PutSecretValue'] } }, sim.clock);
+    const sent: number[] = [];
+    const all = Promise.all(
+      Array.from({ length: 6 }, () => pacer.acquire('PutSecretValue').then(() => sent.push(sim.clock.now()))),
+    );
+    await flush();
+    sim.stall(200);
+    await sim.runUntilIdle();
+    await all;
+    // THEN two went at once at the start (the bucket was full), and after the stall two again, then one
+    // every 20 ms: over any window, at most 2 + window/20 ms requests, what a bucket of two at 50/s accepts
+    expect(sent).toEqual([0, 0, 200, 200, 220, 240]);
+    for (let i = 0; i < sent.length; i++) {
+      for (let j = i; j < sent.length; j++) {
+        expect(j - i + 1).toBeLessThanOrEqual(2 + ((sent[j] as number) - (sent[i] as number)) / 20);
+      }
+    }
   });
 
   it('knows the documented groups, and the minimum a fleet takes is its writes over the write quota', () => {
