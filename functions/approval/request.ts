@@ -15,8 +15,13 @@ import { type ApprovalRequest, ApprovalStore, publishAuditEvent, RequestState } 
 
 /** Pending requests of the secret (a gauge, for the dashboard). */
 export const APPROVALS_WAITING_METRIC = 'ApprovalsWaiting';
-/** 1 when a run expired a request: the rotation did not happen. Alarmed like an overdue rotation. */
+/** 1 when a run expired a request: the rotation did not happen. */
 export const APPROVAL_EXPIRED_METRIC = 'ApprovalExpired';
+/**
+ * 1 while the secret's latest request ended expired or denied and nothing since approved or bypassed it: the
+ * rotation is overdue because of its approval. The RotationApproval construct alarms on it.
+ */
+export const APPROVAL_OVERDUE_METRIC = 'ApprovalOverdue';
 
 /** Configuration of the approval function, from its environment. */
 export interface ApprovalConfig {
@@ -70,6 +75,8 @@ export interface ApprovalRunResult {
   readonly alreadyPending?: ApprovalRequest;
   readonly expired: readonly ApprovalRequest[];
   readonly waiting: number;
+  /** The latest request ended expired or denied. */
+  readonly overdue: boolean;
 }
 
 /**
@@ -99,7 +106,8 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
     const at = now();
     const expired: ApprovalRequest[] = [];
     let pending: ApprovalRequest[] = [];
-    for (const request of await store.list(config.secretArn)) {
+    const all = await store.list(config.secretArn);
+    for (const request of all) {
       if (request.state !== RequestState.PENDING) continue;
       if (request.expiresAt.getTime() <= at.getTime()) {
         const done = await store.expire(request.secretArn, request.requestId, at);
@@ -139,14 +147,20 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
         requested,
       );
     }
+    const expiredIds = new Set(expired.map((r) => r.requestId));
+    const latest = requested ?? all[all.length - 1];
+    const latestState = latest && expiredIds.has(latest.requestId) ? RequestState.EXPIRED : latest?.state;
+    const overdue = latestState === RequestState.EXPIRED || latestState === RequestState.DENIED;
     metrics.addMetric(APPROVALS_WAITING_METRIC, MetricUnit.Count, pending.length);
     metrics.addMetric(APPROVAL_EXPIRED_METRIC, MetricUnit.Count, expired.length > 0 ? 1 : 0);
+    metrics.addMetric(APPROVAL_OVERDUE_METRIC, MetricUnit.Count, overdue ? 1 : 0);
     metrics.publishStoredMetrics();
     return {
       ...(requested ? { requested } : {}),
       ...(alreadyPending ? { alreadyPending } : {}),
       expired,
       waiting: pending.length,
+      overdue,
     };
   };
 }

@@ -2,6 +2,8 @@ export * from './api-key-rotation';
 export * from './database-secret-rotation';
 export * from './jwt-signing-key-rotation';
 export * from './rotation-alarms';
+export * from './rotation-approval';
+export * from './rotation-audit';
 export * from './rotation-events';
 export * from './rotation-function';
 export * from './schedule';

@@ -346,6 +346,8 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
     const denied = await cli(['deny', 'ops/critical', '--reason', 'release freeze'], 'bob');
     expect(denied.code).toBe(0);
     expect((await labels(world, 'ops/critical')).AWSCURRENT).toBe(before);
+    // the hourly sweep reports the rotation overdue because of the denial (ApprovalOverdue = 1, alarmed)
+    expect((await approval()({ action: 'sweep' })).overdue).toBe(true);
     const audit = JSON.parse((await cli(['audit', 'ops/critical', '--json'])).stdout) as AuditJson;
     expect(audit.records.find((r) => r.action === 'denied')).toMatchObject({
       actor: 'arn:aws:sts::123456789012:assumed-role/oncall/bob',
@@ -360,6 +362,7 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
     // WHEN the hourly sweep runs after the request's hour
     const swept = await approval(() => new Date(Date.now() + 2 * 3600_000))({ action: 'sweep' });
     expect(swept.expired.map((r) => r.requestId)).toEqual([id]);
+    expect(swept.overdue).toBe(true);
     const late = await cli(['approve', 'ops/critical', '--request', id, '--reason', 'late'], 'bob');
     expect(late.code).toBe(1);
     expect(late.stderr).toContain(`was already expired by expiry`);
