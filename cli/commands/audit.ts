@@ -188,7 +188,15 @@ function printAudit(report: AuditJson, context: CommandContext): void {
         { header: 'version', value: (r) => shortId(r.versionId ?? undefined) },
         {
           header: 'detail',
-          value: (r) => [r.step, r.detail, r.reason ? `reason: ${r.reason}` : null].filter(Boolean).join(' '),
+          value: (r) =>
+            [
+              r.requestId ? `request ${shortId(r.requestId)}` : null,
+              r.step,
+              r.detail,
+              r.reason ? `reason: ${r.reason}` : null,
+            ]
+              .filter(Boolean)
+              .join(' '),
         },
       ]),
     );
