@@ -120,6 +120,11 @@ export interface FleetRotationOptions {
   readonly journal?: FleetJournal;
   readonly now: () => Date;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Called before a secret's rotation starts; throwing fails that secret only (an approval bypass that could
+   * not be recorded, say).
+   */
+  readonly beforeStart?: (target: SecretState) => Promise<void>;
   /** Called when a secret starts and when it ends. */
   readonly onProgress?: (event: {
     readonly type: 'start' | 'end';
@@ -199,6 +204,7 @@ async function rotateOne(
         `a previous rotation is not complete: AWSPENDING is on version ${stuck}, which is not AWSCURRENT`,
       );
     }
+    await options.beforeStart?.(target);
     await options.starts.acquire('start');
     if (options.mode.kind === 'aws') {
       const token = randomUUID();

@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Filter } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ApprovalStore, ApprovalTag, publishAuditEvent } from '../../functions/approval/approvals';
+import { AuditDetailType } from '../../functions/audit/records';
 import { RotationDriver } from '../../local/driver';
 import type { Args, OptionSpec } from '../args';
 import { type CommandContext, println } from '../context';
@@ -52,6 +57,12 @@ export const FLEET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
       "Fleet: Secrets Manager writes a rotation's function makes (this project's: a PutSecretValue, two UpdateSecretVersionStage)",
     default: '3',
   },
+  reason: {
+    type: 'string',
+    value: '<text>',
+    description:
+      'Fleet: why; required to bypass the approval of secrets that wait for one (recorded with your AWS identity)',
+  },
   'quota-share': {
     type: 'string',
     value: '<fraction>',
@@ -100,6 +111,7 @@ interface FleetOptions {
   readonly timeoutMs: number;
   readonly intervalMs: number;
   readonly attempts: number;
+  readonly reason?: string;
 }
 
 function parseFleetOptions(args: Args, context: CommandContext): FleetOptions {
@@ -153,6 +165,7 @@ function parseFleetOptions(args: Args, context: CommandContext): FleetOptions {
     timeoutMs: parseDuration('timeout', args.string('timeout') ?? '15m', 'rotate'),
     intervalMs: Math.max(100, parseDuration('interval', args.string('interval') ?? '2s', 'rotate')),
     attempts: parsePositiveInteger('attempts', args.string('attempts') ?? '1', 'rotate', 10),
+    ...(args.string('reason')?.trim() ? { reason: (args.string('reason') as string).trim() } : {}),
   };
 }
 
@@ -242,6 +255,18 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
   paceClient(context.secretsManager, pacer);
   const journal = options.journal ? openJournal(options.journal) : undefined;
   const { targets, missing } = await select(options, context);
+  const gated = targets.filter((t) => t.tags[ApprovalTag.REQUIRED] === 'required');
+  if (gated.length > 0 && !options.reason && !options.dryRun) {
+    throw new UsageError(
+      `${gated.length} selected secret(s) wait for a person's approval (${gated
+        .slice(0, 5)
+        .map((t) => t.name)
+        .join(
+          ', ',
+        )}${gated.length > 5 ? ', ...' : ''}): an emergency rotation bypasses it only with --reason, which is recorded with your AWS identity`,
+      'rotate',
+    );
+  }
   const started = context.now().getTime();
   const selection = {
     all: options.all,
@@ -324,7 +349,9 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
     );
     for (const m of missing) bar.line(`  ${context.palette.bad('FAILED')}  ${m.secret}: ${m.reason}`);
   }
+  const bypass = gated.length > 0 ? approvalBypass(context, options.reason as string) : undefined;
   const results = await rotateFleet(targets, {
+    ...(bypass ? { beforeStart: bypass } : {}),
     mode: handlerFactory,
     secretsManager: context.secretsManager,
     concurrency: options.concurrency,
@@ -365,6 +392,41 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
     );
   }
   return ExitCode.OK;
+}
+
+/**
+ * Records, before the rotation of a secret that waits for approval starts, that an emergency rotation
+ * bypassed it: in the secret's approvals table (tags) and as an event, with the caller's STS identity.
+ */
+function approvalBypass(context: CommandContext, reason: string): (target: SecretState) => Promise<void> {
+  let actor: Promise<string> | undefined;
+  return async (target) => {
+    if (target.tags[ApprovalTag.REQUIRED] !== 'required') return;
+    const table = target.tags[ApprovalTag.TABLE];
+    if (!table)
+      throw new Error(
+        `waits for approval but has no ${ApprovalTag.TABLE} tag: the bypass cannot be recorded`,
+      );
+    actor ??= new STSClient(context.clientConfig)
+      .send(new GetCallerIdentityCommand({}))
+      .then((out) => out.Arn ?? 'unknown');
+    const store = new ApprovalStore(new DynamoDBClient(context.clientConfig), table);
+    const record = await store.bypass({
+      secretArn: target.arn,
+      actor: await actor,
+      reason,
+      now: context.now(),
+      retentionDays: 400,
+    });
+    const bus = target.tags[ApprovalTag.EVENT_BUS];
+    await publishAuditEvent(
+      bus ? new EventBridgeClient(context.clientConfig) : undefined,
+      bus,
+      AuditDetailType.BYPASSED,
+      record,
+      { note: 'fleet rotation' },
+    );
+  };
 }
 
 function openJournal(path: string): FleetJournal {

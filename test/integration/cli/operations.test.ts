@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -387,6 +387,47 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
       actor: 'arn:aws:sts::123456789012:assumed-role/oncall/alice',
       reason: 'INC-42 leak',
       requestId: bypass.requestId,
+    });
+  });
+
+  it('lets a fleet rotation bypass the approval of a secret only with --reason, and records the bypass', async () => {
+    await cleanPending();
+    // moto forgets the rotation function after a RotateSecret without one, which AWS keeps: set it again
+    await configureRotation(world, 'ops/critical', 30);
+    const list = join(dir, 'critical.txt');
+    writeFileSync(list, 'ops/critical\n');
+    // WHEN an emergency fleet rotation selects a secret that waits for approval, without a reason
+    const refused = await cli(['rotate', '--file', list], 'alice');
+    // THEN refused before anything changed
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("1 selected secret(s) wait for a person's approval (ops/critical)");
+    // WHEN with a reason
+    const out = await cli(
+      [
+        'rotate',
+        '--file',
+        list,
+        '--reason',
+        'INC-42 fleet',
+        '--json',
+        '--interval',
+        '200ms',
+        '--timeout',
+        '60s',
+      ],
+      'alice',
+    );
+    // THEN it rotates, and the bypass is recorded with alice's identity and the reason
+    expect(out.code).toBe(0);
+    expect((JSON.parse(out.stdout) as FleetRotateJson).secrets.map((r) => [r.outcome, r.reason])).toEqual([
+      ['rotated', null],
+    ]);
+    const audit = JSON.parse((await cli(['audit', 'ops/critical', '--json'])).stdout) as AuditJson;
+    expect(
+      audit.records.find((r) => r.action === 'approval-bypassed' && r.reason === 'INC-42 fleet'),
+    ).toMatchObject({
+      actor: 'arn:aws:sts::123456789012:assumed-role/oncall/alice',
+      detail: 'fleet rotation',
     });
   });
 
