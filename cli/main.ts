@@ -13,6 +13,15 @@ import {
   type LogReader,
   lambdaFunctionInfoReader,
 } from './aws';
+import {
+  approveSpec,
+  denySpec,
+  requestApprovalSpec,
+  runApprove,
+  runDeny,
+  runRequestApproval,
+} from './commands/approve';
+import { auditSpec, runAudit } from './commands/audit';
 import { consumersSpec, runConsumers } from './commands/consumers';
 import { historySpec, runHistory } from './commands/history';
 import { rollbackSpec, runRollback } from './commands/rollback';
@@ -36,6 +45,10 @@ export const COMMANDS: readonly Command[] = [
   { spec: historySpec, run: runHistory },
   { spec: rollbackSpec, run: runRollback },
   { spec: consumersSpec, run: runConsumers },
+  { spec: auditSpec, run: runAudit },
+  { spec: requestApprovalSpec, run: runRequestApproval },
+  { spec: approveSpec, run: runApprove },
+  { spec: denySpec, run: runDeny },
 ];
 
 /** What `main` runs with; every field defaults to the process's own. Tests pass buffers, clocks and fakes. */

@@ -24,12 +24,27 @@ export interface FaultProxyOptions {
   readonly ratePerSecond?: number;
   /** Requests that may arrive at once before the rate applies. @default a tenth of a second's worth, at least 1 */
   readonly burst?: number;
+  /**
+   * Quotas per group of operations, as Secrets Manager enforces them (one bucket a group, shared by its
+   * operations); a request of an operation in no group is not throttled by them. Applies in addition to
+   * `ratePerSecond`. @default none
+   */
+  readonly quotas?: readonly OperationQuota[];
   /** Milliseconds added before every forwarded request. @default 0 */
   readonly latencyMs?: number;
   /** Operations to fail. */
   readonly failures?: readonly OperationFault[];
   /** Milliseconds since an arbitrary origin; injectable for tests. */
   readonly now?: () => number;
+}
+
+/** One quota: a request rate shared by a group of operations. */
+export interface OperationQuota {
+  readonly name: string;
+  readonly ratePerSecond: number;
+  readonly operations: readonly string[];
+  /** Requests that may arrive at once. @default a tenth of a second's worth, at least 1 */
+  readonly burst?: number;
 }
 
 /** What the proxy saw, per operation. */
@@ -42,6 +57,8 @@ export interface FaultProxyStats {
   failed: number;
   /** Forwarded requests by operation. */
   readonly byOperation: Record<string, number>;
+  /** Throttled requests by quota name (`rate` for `ratePerSecond`). */
+  readonly throttledByQuota: Record<string, number>;
 }
 
 /** A running fault-injection proxy. */
@@ -106,7 +123,26 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   for (const fault of options.failures ?? [])
     remaining.set(fault.operation, fault.times ?? Number.POSITIVE_INFINITY);
   const faults = new Map((options.failures ?? []).map((f) => [f.operation, f]));
-  const stats: FaultProxyStats = { forwarded: 0, throttled: 0, failed: 0, byOperation: {} };
+  const stats: FaultProxyStats = {
+    forwarded: 0,
+    throttled: 0,
+    failed: 0,
+    byOperation: {},
+    throttledByQuota: {},
+  };
+  const quotaBuckets = new Map<string, { name: string; bucket: TokenBucket }>();
+  for (const quota of options.quotas ?? []) {
+    const bucket = new TokenBucket(
+      quota.ratePerSecond,
+      quota.burst ?? Math.max(1, Math.floor(quota.ratePerSecond / 10)),
+      now,
+    );
+    for (const operation of quota.operations) quotaBuckets.set(operation, { name: quota.name, bucket });
+  }
+  const throttledBy = (): string | undefined => {
+    if (bucket && !bucket.take()) return 'rate';
+    return undefined;
+  };
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const upstream = request(
@@ -132,8 +168,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server: Server = createServer((req, res) => {
     const operation = operationOf(req);
     const json = typeof req.headers['x-amz-target'] === 'string';
-    if (bucket && !bucket.take()) {
+    const quota = quotaBuckets.get(operation);
+    const throttled = throttledBy() ?? (quota && !quota.bucket.take() ? quota.name : undefined);
+    if (throttled) {
       stats.throttled++;
+      stats.throttledByQuota[throttled] = (stats.throttledByQuota[throttled] ?? 0) + 1;
       req.resume();
       if (json) reject(res, 400, 'ThrottlingException', 'Rate exceeded');
       else rejectXml(res, 503, 'SlowDown', 'Please reduce your request rate.');

@@ -11,6 +11,7 @@ import { formatMs, toJson } from '../format';
 import { LOCAL_FUNCTIONS } from '../local-functions';
 import { isStepFailure, parseRotationLogLine } from '../rotation-log';
 import { describeSecret, pendingRotation, type SecretState, versionWith } from '../secrets';
+import { FLEET_OPTIONS, isFleetRotation, runFleetRotate } from './rotate-fleet';
 
 export const rotateSpec: CommandSpec = {
   name: 'rotate',
@@ -28,9 +29,16 @@ export const rotateSpec: CommandSpec = {
     "run Lambdas): it stages a new AWSPENDING version and invokes this project's real handler in-process with",
     'the four steps, configured by the same environment variables as the Lambda (ROTATION_STRATEGY, ...).',
     "Against moto always use it: moto's own RotateSecret runs no function (it copies the current value).",
+    '',
+    'Fleet (an emergency rotation): --all, --tag KEY=VALUE or --file LIST rotates every matching secret,',
+    "paced to Secrets Manager's documented quotas (a token bucket per quota group: RotateSecret 50/s; the",
+    "functions' writes, PutSecretValue and UpdateSecretVersionStage, 50/s combined); a progress bar on a",
+    'terminal; a failed secret is reported and the others go on; --journal makes it resumable; --dry-run',
+    'lists what would rotate. Exits 1 when any secret failed.',
   ].join('\n'),
-  positionals: [{ name: 'secret', required: true }],
+  positionals: [{ name: 'secret', required: false }],
   options: {
+    ...FLEET_OPTIONS,
     'local-function': {
       type: 'string',
       value: '<kind>',
@@ -64,6 +72,8 @@ export const rotateSpec: CommandSpec = {
   examples: [
     'secret-rotation rotate prod/orders-app',
     'secret-rotation rotate prod/orders-app --timeout 5m --json',
+    'secret-rotation rotate --tag team=payments --dry-run',
+    'secret-rotation rotate --file leaked.txt --journal leak-2026-12.jsonl',
     'ROTATION_STRATEGY=alternating-users secret-rotation rotate demo/orders --local-function database --endpoint-url http://127.0.0.1:5000',
   ],
 };
@@ -265,6 +275,20 @@ function parseOptions(args: Args, context: CommandContext): RotateOptions {
 
 /** `rotate <secret>`. */
 export async function runRotate(args: Args, context: CommandContext): Promise<ExitCode> {
+  if (isFleetRotation(args)) return runFleetRotate(args, context);
+  if (args.positionals.length === 0) {
+    throw new UsageError(
+      'rotate: missing <secret> (or --all, --tag KEY=VALUE, --file LIST for a fleet)',
+      'rotate',
+    );
+  }
+  const fleetOnly = Object.keys(FLEET_OPTIONS).find((name) => args.parsed.values[name] !== undefined);
+  if (fleetOnly) {
+    throw new UsageError(
+      `--${fleetOnly} applies to a fleet (--all, --tag or --file), not to one secret`,
+      'rotate',
+    );
+  }
   const options = parseOptions(args, context);
   let state: SecretState;
   try {

@@ -4,6 +4,8 @@ export * from './consumer-tracker';
 export * from './database-secret-rotation';
 export * from './jwt-signing-key-rotation';
 export * from './rotation-alarms';
+export * from './rotation-approval';
+export * from './rotation-audit';
 export * from './rotation-events';
 export * from './rotation-function';
 export * from './schedule';

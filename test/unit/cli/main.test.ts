@@ -50,7 +50,7 @@ describe('the command line', () => {
   it.each([
     [
       ['frobnicate'],
-      "error: unknown command 'frobnicate'; commands: rotate, status, history, rollback, consumers\nRun 'secret-rotation --help' for usage.\n",
+      "error: unknown command 'frobnicate'; commands: rotate, status, history, rollback, consumers, audit, request-approval, approve, deny\nRun 'secret-rotation --help' for usage.\n",
     ],
     [['history'], "error: history: missing <secret>\nRun 'secret-rotation history --help' for usage.\n"],
     [

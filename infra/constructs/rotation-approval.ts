@@ -1,0 +1,196 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ApprovalTag } from '../../functions/approval/approvals';
+import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
+
+/** Props of a rotation that waits for a person's approval. */
+export interface RotationApprovalProps {
+  /** The secret, with its rotation function already configured (one of the rotation constructs). */
+  readonly secret: secretsmanager.ISecret;
+  /** When a rotation is due: the schedule raises an approval request instead of rotating. */
+  readonly schedule: events.Schedule;
+  /**
+   * How long a request waits before it expires (and the overdue alarm fires), from 5 minutes to 30 days.
+   * @default Duration.hours(24)
+   */
+  readonly expiresAfter?: Duration;
+  /**
+   * The identity that requested cannot approve its own request.
+   * @default true
+   */
+  readonly fourEyes?: boolean;
+  /**
+   * Where approvers are notified (subscribe e-mail, chat or paging to it).
+   * @default - a new topic encrypted with a new key
+   */
+  readonly approversTopic?: sns.ITopic;
+  /**
+   * Where the overdue alarm (a request expired or denied) goes.
+   * @default - no alarm action
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * The bus audit events go to (`RotationEvents.eventBus`; `RotationAudit` records them).
+   * @default - no audit events beyond the table
+   */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * How long decided requests are kept in the table (DynamoDB TTL).
+   * @default Duration.days(400)
+   */
+  readonly retention?: Duration;
+}
+
+/**
+ * Makes a secret's rotation wait for a person: Secrets Manager's automatic rotation is turned off for the
+ * secret, and on `schedule` the approval function raises a request in a DynamoDB table and notifies the
+ * approvers on SNS. `secret-rotation approve` (as the approver's own AWS identity, with a reason) starts the
+ * rotation at once; `deny` records a refusal. Requests expire after `expiresAfter`; an expired or denied
+ * request raises the `ApprovalOverdue` alarm and an event. The secret is tagged so that the CLI finds the
+ * table, the topic and the bus.
+ *
+ * Who may approve is who may call `dynamodb:UpdateItem` on the table and `secretsmanager:RotateSecret` on
+ * the secret: grant both to the approvers' role with `grantApprove`.
+ */
+export class RotationApproval extends Construct {
+  readonly table: dynamodb.Table;
+  readonly approversTopic: sns.ITopic;
+  readonly approvalFunction: RotationFunction;
+  readonly overdueAlarm: cloudwatch.Alarm;
+  readonly #secret: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, props: RotationApprovalProps) {
+    super(scope, id);
+    const expiresAfter = props.expiresAfter ?? Duration.hours(24);
+    if (expiresAfter.toSeconds() < 300 || expiresAfter.toSeconds() > 30 * 86400) {
+      throw new Error(
+        `RotationApprovalProps.expiresAfter must be from 5 minutes to 30 days, got ${expiresAfter.toHumanString()}`,
+      );
+    }
+    const retention = props.retention ?? Duration.days(400);
+    if (retention.toSeconds() < 86400) {
+      throw new Error(
+        `RotationApprovalProps.retention must be at least 1 day, got ${retention.toHumanString()}`,
+      );
+    }
+    const fourEyes = props.fourEyes ?? true;
+    this.#secret = props.secret;
+    this.table = new dynamodb.Table(this, 'Requests', {
+      partitionKey: { name: 'secretArn', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'requestId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.approversTopic =
+      props.approversTopic ??
+      new sns.Topic(this, 'Approvers', {
+        masterKey: new kms.Key(this, 'ApproversKey', { enableKeyRotation: true }),
+        enforceSSL: true,
+      });
+    this.approvalFunction = new RotationFunction(this, 'Function', {
+      entry: path.join(FUNCTIONS_DIR, 'approval', 'handler.ts'),
+      environment: {
+        SECRET_ARN: props.secret.secretArn,
+        APPROVAL_TABLE: this.table.tableName,
+        APPROVAL_TOPIC_ARN: this.approversTopic.topicArn,
+        APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
+        APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
+        FOUR_EYES: String(fourEyes),
+        ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
+      },
+    });
+    const fn = this.approvalFunction.function;
+    this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:GetItem');
+    this.approversTopic.grantPublish(fn);
+    props.eventBus?.grantPutEventsTo(fn);
+    new events.Rule(this, 'Due', {
+      schedule: props.schedule,
+      targets: [
+        new targets.LambdaFunction(fn, { event: events.RuleTargetInput.fromObject({ action: 'request' }) }),
+      ],
+    });
+    new events.Rule(this, 'Sweep', {
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [
+        new targets.LambdaFunction(fn, { event: events.RuleTargetInput.fromObject({ action: 'sweep' }) }),
+      ],
+    });
+    this.overdueAlarm = new cloudwatch.Alarm(this, 'Overdue', {
+      alarmDescription: `The rotation of ${props.secret.secretName} waits for approval and its last request expired or was denied`,
+      metric: new cloudwatch.Metric({
+        namespace: 'SecretRotation',
+        metricName: 'ApprovalOverdue',
+        dimensionsMap: { service: 'secret-rotation' },
+        statistic: 'Maximum',
+        period: Duration.hours(1),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    if (props.alarmTopic) this.overdueAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+    // The CLI finds everything from the secret.
+    Tags.of(props.secret).add(ApprovalTag.REQUIRED, 'required');
+    Tags.of(props.secret).add(ApprovalTag.TABLE, this.table.tableName);
+    Tags.of(props.secret).add(ApprovalTag.TOPIC, this.approversTopic.topicArn);
+    Tags.of(props.secret).add(ApprovalTag.FOUR_EYES, String(fourEyes));
+    Tags.of(props.secret).add(ApprovalTag.EXPIRES_SECONDS, String(expiresAfter.toSeconds()));
+    if (props.eventBus) Tags.of(props.secret).add(ApprovalTag.EVENT_BUS, props.eventBus.eventBusName);
+    RotationApproval.disableAutomaticRotation(props.secret);
+  }
+
+  /**
+   * Turns off Secrets Manager's own schedule for the secret (the rotation function stays configured, so
+   * RotateSecret still works): an `AWS::SecretsManager::RotationSchedule` without `RotationRules` rotates
+   * only when asked.
+   */
+  static disableAutomaticRotation(secret: secretsmanager.ISecret): void {
+    const schedules = secret.node
+      .findAll()
+      .filter(
+        (c): c is secretsmanager.CfnRotationSchedule => c instanceof secretsmanager.CfnRotationSchedule,
+      );
+    if (schedules.length === 0) {
+      throw new Error(
+        `RotationApprovalProps.secret: ${secret.node.path} has no rotation schedule yet; create the rotation construct first, then RotationApproval`,
+      );
+    }
+    for (const schedule of schedules) {
+      schedule.addPropertyDeletionOverride('RotationRules');
+      schedule.addPropertyOverride('RotateImmediatelyOnUpdate', false);
+    }
+  }
+
+  /** Lets `grantee` approve, deny and request: the table's items and RotateSecret on this one secret. */
+  grantApprove(grantee: iam.IGrantable): void {
+    this.table.grant(
+      grantee,
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:GetItem',
+    );
+    this.approversTopic.grantPublish(grantee);
+    const secret = this.#secret;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret'],
+        resources: [secret.secretArn],
+      }),
+    );
+  }
+}

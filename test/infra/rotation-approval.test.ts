@@ -1,0 +1,129 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { DatabaseSecretRotation, RotationEvents } from '../../infra/constructs';
+import { RotationApproval } from '../../infra/constructs/rotation-approval';
+
+describe('RotationApproval', () => {
+  // GIVEN a database rotation made to wait for approval
+  const app = new App();
+  const stack = new Stack(app, 'Approval', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 0,
+    subnetConfiguration: [{ name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+  });
+  const secret = new secretsmanager.Secret(stack, 'Payments');
+  const bus = new RotationEvents(stack, 'Events');
+  new DatabaseSecretRotation(stack, 'Rotation', {
+    secret,
+    strategy: 'single-user',
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    target: new ec2.SecurityGroup(stack, 'Db', { vpc }),
+  });
+  const alarms = new sns.Topic(stack, 'Alarms');
+  const approval = new RotationApproval(stack, 'Approval', {
+    secret,
+    schedule: events.Schedule.cron({ minute: '0', hour: '9', weekDay: 'MON' }),
+    expiresAfter: Duration.hours(8),
+    alarmTopic: alarms,
+    eventBus: bus.eventBus,
+  });
+  const approvers = new iam.Role(stack, 'Approvers', { assumedBy: new iam.AccountRootPrincipal() });
+  approval.grantApprove(approvers);
+  const template = Template.fromStack(stack);
+
+  it("turns Secrets Manager's own schedule off, keeping the rotation function, so only an approval rotates", () => {
+    const schedules = template.findResources('AWS::SecretsManager::RotationSchedule');
+    expect(Object.values(schedules)).toHaveLength(1);
+    const props = (Object.values(schedules)[0] as { Properties: Record<string, unknown> }).Properties;
+    expect(props.RotationRules).toBeUndefined();
+    expect(props.RotationLambdaARN).toBeDefined();
+    expect(props.RotateImmediatelyOnUpdate).toBe(false);
+  });
+
+  it('raises a request on the schedule and sweeps expiries hourly', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0 9 ? * MON *)',
+      Targets: [Match.objectLike({ Input: '{"action":"request"}' })],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [Match.objectLike({ Input: '{"action":"sweep"}' })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ APPROVAL_EXPIRES_SECONDS: '28800', FOUR_EYES: 'true' }) },
+    });
+  });
+
+  it('keeps requests in a retained table with TTL and point-in-time recovery', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: 'secretArn', KeyType: 'HASH' },
+          { AttributeName: 'requestId', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('tags the secret so the CLI finds the table, topic and bus', () => {
+    for (const tag of [
+      { Key: 'secret-rotation:approval', Value: 'required' },
+      { Key: 'secret-rotation:four-eyes', Value: 'true' },
+      { Key: 'secret-rotation:approval-expires-seconds', Value: '28800' },
+      Match.objectLike({ Key: 'secret-rotation:approval-table' }),
+      Match.objectLike({ Key: 'secret-rotation:approval-topic' }),
+      Match.objectLike({ Key: 'secret-rotation:event-bus' }),
+    ]) {
+      template.hasResourceProperties('AWS::SecretsManager::Secret', { Tags: Match.arrayWith([tag]) });
+    }
+  });
+
+  it('alarms when the last request expired or was denied, to the alarm topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApprovalOverdue',
+      Namespace: 'SecretRotation',
+      Threshold: 1,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
+    });
+  });
+
+  it('grants approvers RotateSecret on this one secret only', () => {
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('Approvers') }] },
+    });
+    const statements = Object.values(policies).flatMap(
+      (p) =>
+        (
+          p as {
+            Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } };
+          }
+        ).Properties.PolicyDocument.Statement,
+    );
+    const rotate = statements.find(
+      (s) => Array.isArray(s.Action) && s.Action.includes('secretsmanager:RotateSecret'),
+    );
+    expect(rotate?.Resource).toEqual({ Ref: expect.stringMatching(/^Payments/) });
+  });
+
+  it('rejects an expiry outside 5 minutes to 30 days, and a secret without a rotation yet, naming the prop', () => {
+    const other = new Stack(new App(), 'Bad');
+    const bare = new secretsmanager.Secret(other, 'Bare');
+    const schedule = events.Schedule.rate(Duration.days(30));
+    expect(
+      () => new RotationApproval(other, 'A', { secret: bare, schedule, expiresAfter: Duration.minutes(1) }),
+    ).toThrow('RotationApprovalProps.expiresAfter must be from 5 minutes to 30 days, got 1 minute');
+    expect(() => new RotationApproval(other, 'B', { secret: bare, schedule })).toThrow(
+      'RotationApprovalProps.secret: Bad/Bare has no rotation schedule yet',
+    );
+  });
+});
