@@ -10,7 +10,7 @@ import {
   SNSClient,
 } from '@aws-sdk/client-sns';
 import { ListQueuesCommand, SQSClient, TagQueueCommand } from '@aws-sdk/client-sqs';
-import { BROADCAST_TAGS, RotationBroadcastSubscriber, SecretCache } from '../../../client';
+import { BROADCAST_TAGS, RotationBroadcastSubscriber, SecretCache } from '../../../client/index';
 import { type LocalAws, motoAvailable, startMoto } from '../../../local/moto';
 
 const describeIfMoto = motoAvailable() ? describe : describe.skip;

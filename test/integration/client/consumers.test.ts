@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RowDataPacket } from 'mysql2/promise';
-import { SecretCache } from '../../../client';
+import { SecretCache } from '../../../client/index';
 import { RotatingMySqlPool } from '../../../client/mysql2';
 import { RotatingPgPool } from '../../../client/pg';
 import { createDatabaseHandler } from '../../../functions/database/create-handler';

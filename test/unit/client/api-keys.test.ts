@@ -1,6 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { SecretCache } from '../../../client';
 import { ApiKeyCredentials, ApiKeyRejectedError, ApiKeyVerifier } from '../../../client/api-keys';
+import { SecretCache } from '../../../client/index';
 import { FakeSecretsManager } from '../../helpers/fake-secrets-manager';
 
 const OLD = 'old-key-0123456789abcdefghijklmn';

@@ -6,7 +6,7 @@ import {
   SecretFormatError,
   SecretUnavailableError,
   type StaleInfo,
-} from '../../../client';
+} from '../../../client/index';
 import { FakeSecretsManager } from '../../helpers/fake-secrets-manager';
 
 const throttled = () =>

@@ -6,7 +6,7 @@ import {
   type RecoveryInfo,
   SecretCache,
   SecretFormatError,
-} from '../../../client';
+} from '../../../client/index';
 import { mysqlTls } from '../../../client/mysql-pool';
 import { RotatingPgPool } from '../../../client/pg';
 import { pgTls } from '../../../client/pg-pool';

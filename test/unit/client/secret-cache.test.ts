@@ -1,5 +1,5 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { CredentialPools, CredentialsRejectedError, SecretCache } from '../../../client';
+import { CredentialPools, CredentialsRejectedError, SecretCache } from '../../../client/index';
 import { FakeSecretsManager } from '../../helpers/fake-secrets-manager';
 
 function setUp(refreshIntervalMs?: number) {

@@ -1,6 +1,6 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { RotationBroadcastSubscriber, RotationQueuePoller, SecretCache } from '../../../client';
+import { RotationBroadcastSubscriber, RotationQueuePoller, SecretCache } from '../../../client/index';
 import { FakeSecretsManager } from '../../helpers/fake-secrets-manager';
 
 /**
