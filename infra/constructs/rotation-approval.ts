@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -159,10 +159,18 @@ export class RotationApproval extends Construct {
    * only when asked.
    */
   static disableAutomaticRotation(secret: secretsmanager.ISecret): void {
-    const schedules = secret.node
+    // The schedule lives with the rotation construct (so that a database in one stack and its rotation in
+    // another make no cycle), or under the secret for aws-cdk-lib's own addRotationSchedule: look everywhere.
+    const stack = Stack.of(secret);
+    const targets = (schedule: secretsmanager.CfnRotationSchedule): boolean =>
+      schedule.secretId === secret.secretArn ||
+      (Stack.of(schedule) === stack &&
+        JSON.stringify(stack.resolve(schedule.secretId)) === JSON.stringify(stack.resolve(secret.secretArn)));
+    const schedules = secret.node.root.node
       .findAll()
       .filter(
-        (c): c is secretsmanager.CfnRotationSchedule => c instanceof secretsmanager.CfnRotationSchedule,
+        (c): c is secretsmanager.CfnRotationSchedule =>
+          c instanceof secretsmanager.CfnRotationSchedule && targets(c),
       );
     if (schedules.length === 0) {
       throw new Error(

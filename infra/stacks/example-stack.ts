@@ -7,6 +7,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import {
   ApiKeyRotation,
   ConsumerTracker,
@@ -20,12 +21,38 @@ import {
 import { ConsumerBroadcast } from '../constructs/consumer-broadcast';
 
 /**
- * Creates the application user if it does not exist, with CONNECT on the database; no password (the
- * rotation sets one). One statement: the Data API runs one per call.
+ * The SQL that prepares an alternating-users pair before the first rotation, in one statement (the Data API
+ * runs one per call), idempotently, run with the master secret: the application user and its alternate
+ * `<user>_clone`, both without a password, CONNECT on the database, the clone a member of the user, and the
+ * clone's pair record for the secret (a comment on the role, as the rotation function itself writes it when
+ * it creates a clone; docs/security.md, "Database rotation"). The rotation refuses a first rotation whose
+ * AWSCURRENT does not log in unless the database holds that record, so that whoever can write the secret
+ * cannot turn the master credentials against another account; the record written here by the deployment,
+ * with the master's own privileges, is what lets the first rotation give the clone its password. Identifiers
+ * and literals are quoted by pg's own functions; `secretArn` may be a CDK token (resolved at deploy).
  */
-const CREATE_APP_USER_SQL =
-  "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'orders_app') THEN " +
-  'CREATE ROLE orders_app LOGIN; END IF; GRANT CONNECT ON DATABASE orders TO orders_app; END $$';
+export function alternatingPairBootstrapSql(props: {
+  readonly secretArn: string;
+  readonly username: string;
+  readonly database: string;
+}): string {
+  const clone = `${props.username}_clone`;
+  const record = JSON.stringify({
+    secretRotationPair: { secretArn: props.secretArn, base: props.username, clone },
+  });
+  const [user, alternate] = [escapeIdentifier(props.username), escapeIdentifier(clone)];
+  return (
+    'DO $bootstrap$ BEGIN ' +
+    `IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ${escapeLiteral(props.username)}) THEN ` +
+    `CREATE ROLE ${user} LOGIN; END IF; ` +
+    `IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ${escapeLiteral(clone)}) THEN ` +
+    `CREATE ROLE ${alternate} LOGIN INHERIT; END IF; ` +
+    `GRANT CONNECT ON DATABASE ${escapeIdentifier(props.database)} TO ${user}; ` +
+    `GRANT ${user} TO ${alternate}; ` +
+    `COMMENT ON ROLE ${alternate} IS ${escapeLiteral(record)}; ` +
+    'END $bootstrap$'
+  );
+}
 
 /** cdk-nag findings on aws-cdk-lib's own custom resource provider, with their reasons. */
 function acknowledgeCustomResourceProvider(stack: Stack): void {
@@ -120,9 +147,10 @@ export class ExampleStack extends Stack {
       createVpcEndpoints: true,
     });
 
-    // The alternating-users rotation clones the application user, which must exist before the first
-    // (immediate) rotation: created here through the Data API with the master secret, idempotently and
-    // without a password (the rotation gives the clone its own; the next one gives orders_app its own).
+    // The alternating-users pair must exist before the first (immediate) rotation: the application user and
+    // its clone, created here through the Data API with the master secret, idempotently and without a
+    // password, with the clone's pair record (the first rotation gives the clone its password, the next one
+    // gives orders_app its own).
     const appUser = new cr.AwsCustomResource(this, 'OrdersAppUser', {
       resourceType: 'Custom::OrdersAppUser',
       onCreate: {
@@ -132,7 +160,11 @@ export class ExampleStack extends Stack {
           resourceArn: cluster.clusterArn,
           secretArn: cluster.secret!.secretArn,
           database: 'orders',
-          sql: CREATE_APP_USER_SQL,
+          sql: alternatingPairBootstrapSql({
+            secretArn: appSecret.secretFullArn ?? appSecret.secretArn,
+            username: 'orders_app',
+            database: 'orders',
+          }),
         },
         physicalResourceId: cr.PhysicalResourceId.of('orders_app'),
       },

@@ -25,6 +25,7 @@ describe('RotationApproval', () => {
     vpc,
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
     target: new ec2.SecurityGroup(stack, 'Db', { vpc }),
+    port: 5432,
   });
   const alarms = new sns.Topic(stack, 'Alarms');
   const approval = new RotationApproval(stack, 'Approval', {
