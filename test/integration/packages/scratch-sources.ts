@@ -38,23 +38,16 @@ const billing = new rds.DatabaseCluster(stack, 'Billing', {
   credentials: rds.Credentials.fromSecret(billingSecret),
 });
 
-// ---- The database rotations, with today's explicit props. Issue 14 adds the one-call form
-// ---- new DatabaseSecretRotation(scope, id, { database: orders, strategy }): switch these two at its merge.
+// The common case in one call: VPC, subnets, the engine's port, the security group rule and the secret come
+// from the database itself.
 new DatabaseSecretRotation(stack, 'OrdersRotation', {
-  secret: ordersSecret,
+  database: orders,
   strategy: DatabaseRotationStrategy.SINGLE_USER,
-  vpc,
-  target: orders,
-  port: 5432,
 });
 new DatabaseSecretRotation(stack, 'BillingRotation', {
-  secret: billingSecret,
+  database: billing,
   strategy: DatabaseRotationStrategy.SINGLE_USER,
-  vpc,
-  target: billing,
-  port: 3306,
 });
-// ---- end of the explicit props
 
 new JwtSigningKeyRotation(stack, 'TokenKeys', {
   algorithm: 'ES256',
