@@ -222,8 +222,18 @@ describe('the constructs in a TypeScript CDK app', () => {
       }));
     const into = (db: string, rotation: string) =>
       ingress.filter((i) => i.into.includes(`"${db}`) && i.from.includes(`"${rotation}`)).map((i) => i.port);
-    expect(into('Billing', 'BillingRotation')).toEqual([[3306, 3306]]);
-    expect(into('Orders', 'OrdersRotation')).toEqual([[5432, 5432]]);
+    // Each rule names its database's own port (resolved at deploy): the engine's default, 3306 for the MySQL
+    // cluster and 5432 for the PostgreSQL instance, since neither sets another.
+    const [billing] = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::RDS::DBCluster');
+    expect(billing?.[1].Properties?.Engine).toBe('aurora-mysql');
+    expect(billing?.[1].Properties?.Port ?? 3306).toBe(3306);
+    const clusterPort = { 'Fn::GetAtt': [billing?.[0], 'Endpoint.Port'] };
+    expect(into('Billing', 'BillingRotation')).toEqual([[clusterPort, clusterPort]]);
+    const [orders] = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::RDS::DBInstance');
+    expect(orders?.[1].Properties?.Engine).toBe('postgres');
+    expect(orders?.[1].Properties?.Port ?? 5432).toBe(5432);
+    const instancePort = { 'Fn::GetAtt': [orders?.[0], 'Endpoint.Port'] };
+    expect(into('Orders', 'OrdersRotation')).toEqual([[instancePort, instancePort]]);
   });
 });
 
