@@ -257,7 +257,8 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
       );
       fn.function.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['apigateway:GET', 'apigateway:POST'],
+          // adds a key to a plan (CreateUsagePlanKey); the plan's key list is never read
+          actions: ['apigateway:POST'],
           resources: provider.usagePlans.map((plan) => apigw(`/usageplans/${plan.usagePlanId}/keys`)),
         }),
       );
