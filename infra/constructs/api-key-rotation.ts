@@ -202,7 +202,13 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
     this.rotationFunction = fn.function;
     this.connections = fn.function.isBoundToVpc ? fn.function.connections : new ec2.Connections();
 
-    this.rotationSchedule = scheduleRotation(this, props.secret, fn.function, schedule);
+    // A key service that generates the keys itself (issue.keyValuePointer) needs no GetRandomPassword:
+    // the function never generates one (found by the IAM replay, test/infra/iam-replay.test.ts).
+    const serviceGeneratesKeys =
+      provider.type === ApiKeyProviderType.HTTP && provider.config.issue?.keyValuePointer !== undefined;
+    this.rotationSchedule = scheduleRotation(this, props.secret, fn.function, schedule, {
+      randomPassword: !serviceGeneratesKeys,
+    });
 
     const secretArnForPolicies = arnForPolicies(props.secret);
     // Revocation deadlines and the emergency switch are tags on the secret; only tags under our prefix.
@@ -251,7 +257,8 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
       );
       fn.function.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['apigateway:GET', 'apigateway:POST'],
+          // adds a key to a plan (CreateUsagePlanKey); the plan's key list is never read
+          actions: ['apigateway:POST'],
           resources: provider.usagePlans.map((plan) => apigw(`/usageplans/${plan.usagePlanId}/keys`)),
         }),
       );

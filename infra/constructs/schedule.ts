@@ -296,8 +296,9 @@ export function grantSecretKey(
 }
 
 /**
- * Lets `grantee` read another secret (a master secret, an admin credential): `GetSecretValue` and
- * `DescribeSecret` on that one secret, and decryption with its KMS key through Secrets Manager only.
+ * Lets `grantee` read another secret (a master secret, an admin credential): `GetSecretValue` on that one
+ * secret, and decryption with its KMS key through Secrets Manager only. No `DescribeSecret`: the functions
+ * only read these secrets' values (the IAM replay, test/infra/iam-replay.test.ts, checks every action is used).
  */
 export function grantSecretRead(
   grantee: iam.IGrantable,
@@ -306,7 +307,7 @@ export function grantSecretRead(
 ): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({
-      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      actions: ['secretsmanager:GetSecretValue'],
       resources: [secretArnForPolicies(secret)],
     }),
   );

@@ -100,7 +100,7 @@ describe('DatabaseSecretRotation from the database alone', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Action: 'secretsmanager:GetSecretValue',
             Resource: { Ref: Match.stringLikeRegexp('^DbSecretAttachment') },
           }),
         ]),
