@@ -1,28 +1,39 @@
-import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { runDemo } from '../../../local/demo';
 
-/** Pids of the moto and PostgreSQL processes descending from this process: the ones the demo started. */
+/**
+ * Pids of the moto and PostgreSQL processes descending from this process (the ones the demo started), found
+ * by walking this process's own tree in /proc: nothing else on the machine is looked at.
+ */
 function ownServers(): number[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='])
-    .toString()
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] ?? '' }));
-  const descendants = new Set([process.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const row of rows) {
-      if (!descendants.has(row.pid) && descendants.has(row.ppid)) {
-        descendants.add(row.pid);
-        grew = true;
-      }
+  const found: number[] = [];
+  const queue = [process.pid];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    for (const child of childrenOf(pid)) {
+      queue.push(child);
+      if (/moto\.server|postgres/.test(commandLineOf(child))) found.push(child);
     }
   }
-  return rows
-    .filter((row) => row.pid !== process.pid && descendants.has(row.pid))
-    .filter((row) => /moto\.server|postgres/.test(row.args))
-    .map((row) => row.pid);
+  return found;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return []; // the process ended meanwhile
+  }
+}
+
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
 }
 
 function alive(pid: number): boolean {
