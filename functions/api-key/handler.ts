@@ -1,7 +1,6 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConsumerStore } from '../consumer-tracker/store';
+import { consumerStoreIfConfigured } from '../consumer-tracker/store-if-configured';
 import { SDK_RETRY_CONFIG } from '../rotation';
 import { eventBridgeIfConfigured } from '../rotation/event-bridge';
 import { withSourceMappedErrors } from '../rotation/source-maps';
@@ -9,6 +8,7 @@ import { ApiKeyProviderName } from './constants';
 import { type ApiKeyHandler, createApiKeyHandler } from './create-handler';
 
 const eventBridge = eventBridgeIfConfigured();
+const consumers = consumerStoreIfConfigured();
 
 /**
  * The Lambda entry of the API key rotation function: Secrets Manager's rotation steps and the scheduled
@@ -23,14 +23,7 @@ export const handler: ApiKeyHandler = withSourceMappedErrors(
     ...(process.env.ROTATION_STRATEGY === ApiKeyProviderName.API_GATEWAY
       ? { apiGateway: new APIGatewayClient(SDK_RETRY_CONFIG) }
       : {}),
-    ...(process.env.CONSUMER_TRACKER_TABLE
-      ? {
-          consumers: new ConsumerStore(
-            new DynamoDBClient(SDK_RETRY_CONFIG),
-            process.env.CONSUMER_TRACKER_TABLE.trim(),
-          ),
-        }
-      : {}),
+    ...(consumers ? { consumers } : {}),
   }),
   __filename,
 );

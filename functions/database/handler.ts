@@ -1,12 +1,12 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConsumerStore } from '../consumer-tracker/store';
+import { consumerStoreIfConfigured } from '../consumer-tracker/store-if-configured';
 import { type RotationHandler, SDK_RETRY_CONFIG } from '../rotation';
 import { eventBridgeIfConfigured } from '../rotation/event-bridge';
 import { withSourceMappedErrors } from '../rotation/source-maps';
 import { createDatabaseHandler } from './create-handler';
 
 const eventBridge = eventBridgeIfConfigured();
+const consumers = consumerStoreIfConfigured();
 
 /**
  * The Lambda entry of the database rotation function. Clients and configuration are built once per
@@ -17,14 +17,7 @@ export const handler: RotationHandler = withSourceMappedErrors(
   createDatabaseHandler({
     secretsManager: new SecretsManagerClient(SDK_RETRY_CONFIG),
     ...(eventBridge ? { eventBridge } : {}),
-    ...(process.env.CONSUMER_TRACKER_TABLE
-      ? {
-          consumers: new ConsumerStore(
-            new DynamoDBClient(SDK_RETRY_CONFIG),
-            process.env.CONSUMER_TRACKER_TABLE.trim(),
-          ),
-        }
-      : {}),
+    ...(consumers ? { consumers } : {}),
   }),
   __filename,
 );

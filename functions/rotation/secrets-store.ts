@@ -83,21 +83,7 @@ export class SecretsStore {
     secretString: string,
     rotationToken: string | undefined,
   ): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutSecretValueCommand({
-          SecretId: secretArn,
-          ClientRequestToken: token,
-          SecretString: secretString,
-          VersionStages: [Stage.PENDING],
-          ...(rotationToken ? { RotationToken: rotationToken } : {}),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isNamed(error, 'ResourceExistsException')) return false;
-      throw error;
-    }
+    return this.#put(secretArn, token, secretString, Stage.PENDING, rotationToken);
   }
 
   /**
@@ -111,13 +97,24 @@ export class SecretsStore {
     secretString: string,
     rotationToken: string | undefined,
   ): Promise<boolean> {
+    return this.#put(secretArn, versionId, secretString, Stage.CURRENT, rotationToken);
+  }
+
+  /** One PutSecretValue staged `stage` only; `false` when the version exists with another value. */
+  async #put(
+    secretArn: string,
+    versionId: string,
+    secretString: string,
+    stage: string,
+    rotationToken: string | undefined,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new PutSecretValueCommand({
           SecretId: secretArn,
           ClientRequestToken: versionId,
           SecretString: secretString,
-          VersionStages: [Stage.CURRENT],
+          VersionStages: [stage],
           ...(rotationToken ? { RotationToken: rotationToken } : {}),
         }),
       );
