@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { PACKAGES, type PackageName, REPOSITORY_ROOT } from './packages';
 
 /** A command the scratch project ran failed: names it, with the end of its output. */
@@ -41,7 +42,13 @@ export function runCommand(
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+        // Tools colour their output when the environment asks for it (FORCE_COLOR in CI); the callers
+        // read text, so escape sequences are removed here.
+        resolve({
+          code,
+          stdout: stripVTControlCharacters(stdout.toString()),
+          stderr: stripVTControlCharacters(stderr.toString()),
+        });
       },
     );
     if (options.input !== undefined) child.stdin?.end(options.input);
