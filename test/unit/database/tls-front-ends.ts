@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, TLSSocket } from 'node:tls';
+import { makeCertificates } from '../../../local/databases/common';
 
 /** A CA and a server certificate it signed, for one set of subject alternative names. */
 export interface TestCertificates {
@@ -16,51 +16,17 @@ export interface TestCertificates {
 export function makeTestCertificates(altNames: string): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), 'tls-front-end-'));
   try {
-    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    run(
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Unit Test CA'].concat([
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.pem',
-      ]),
-    );
-    run([
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=server',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-    ]);
-    writeFileSync(join(dir, 'server.ext'), `subjectAltName=${altNames}\n`);
-    run(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'server.csr',
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '2',
-      ].concat(['-extfile', 'server.ext', '-out', 'server.pem']),
-    );
-    const read = (name: string) => readFileSync(join(dir, name), 'utf8');
-    return { caPem: read('ca.pem'), certPem: read('server.pem'), keyPem: read('server.key') };
+    const made = makeCertificates(dir, altNames.split(','));
+    return {
+      caPem: made.caPem,
+      certPem: readFileSync(made.certFile, 'utf8'),
+      keyPem: readFileSync(made.keyFile, 'utf8'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** A server that speaks just enough of a database protocol to complete TLS and then refuse the login. */
 export interface TlsFrontEnd {
   readonly port: number;
   /** Connections whose TLS handshake completed. */
