@@ -73,8 +73,8 @@ const CONCURRENCY = option('concurrency', 50, positiveInteger, 'a positive integ
 const JSON_OUTPUT = args.includes('--json');
 /** The writes a rotation needs: PutSecretValue (createSecret) and UpdateSecretVersionStage (finishSecret). */
 const PROTOCOL_WRITES_PER_ROTATION = 2;
-/** The writes today's functions make: the two above and a second UpdateSecretVersionStage clearing AWSPENDING. */
-const FUNCTION_WRITES_PER_ROTATION = 3;
+/** The writes this project's functions make: the two above (finishSecret leaves AWSPENDING on AWSCURRENT). */
+const FUNCTION_WRITES_PER_ROTATION = 2;
 
 async function main() {
   const quotas = scaledQuotas(SCALE);

@@ -9,6 +9,7 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { Stage } from '../functions/rotation/constants';
+import { pendingInProgress } from '../functions/rotation/secrets-store';
 
 /** A secret's rotation configuration as Secrets Manager reports it. */
 export interface RotationRules {
@@ -182,8 +183,5 @@ export function versionWith(state: Pick<SecretState, 'stages'>, stage: string): 
  * and left its label behind. AWSPENDING on the current version is the legal leftover of a finished rotation.
  */
 export function pendingRotation(state: Pick<SecretState, 'stages'>): string | undefined {
-  for (const [versionId, labels] of Object.entries(state.stages)) {
-    if (labels.includes(Stage.PENDING) && !labels.includes(Stage.CURRENT)) return versionId;
-  }
-  return undefined;
+  return pendingInProgress(state.stages);
 }

@@ -175,11 +175,14 @@ export class RotationDriver {
    * Does what `RotateSecret` with `RotateImmediately=false` does: stages a temporary AWSPENDING, invokes only
    * testSecret, then removes the temporary version's label. The temporary version comes from moto's own
    * RotateSecret (a copy of AWSCURRENT; AWS documents only that it is temporary), whose Lambda emulation
-   * then fails to find the rotation function, which changes nothing more. Nothing else writes to the secret.
+   * then fails to find the rotation function, which changes nothing more. Nothing else writes to the secret,
+   * except the moto-only removal of an AWSPENDING left on AWSCURRENT by the last rotation (moto refuses to
+   * start a rotation from that finished state; see `#clearFinishedPendingForMoto`).
    */
   async testConfiguration(secretId: string, fn: RotationFunction): Promise<ConfigurationTestRecord> {
     const secretArn = await this.enableRotation(secretId);
     const token = randomUUID();
+    await this.#clearFinishedPendingForMoto(secretArn);
     await this.#plain
       .send(
         new RotateSecretCommand({
@@ -227,6 +230,28 @@ export class RotationDriver {
       }),
     );
     return { secretArn, token, ok: errorName === undefined, durationMs, ...(errorName ? { errorName } : {}) };
+  }
+
+  /**
+   * moto-only workaround (local/MOTO-DIFFERENCES.md): moto 5.2's RotateSecret refuses ("Previous rotation
+   * request is still in progress") when AWSPENDING sits on the AWSCURRENT version, which is exactly the state
+   * AWS documents as a finished rotation (and the state finishSecret leaves). AWS accepts it and moves
+   * AWSPENDING to the new version; here the label is removed first so moto does the same. Never done against
+   * AWS: the CLI's RotateSecret calls talk to the service as it is.
+   */
+  async #clearFinishedPendingForMoto(secretArn: string): Promise<void> {
+    const described = await this.#plain.send(new DescribeSecretCommand({ SecretId: secretArn }));
+    for (const [versionId, labels] of Object.entries(described.VersionIdsToStages ?? {})) {
+      if (labels.includes('AWSPENDING') && labels.includes('AWSCURRENT')) {
+        await this.#plain.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretArn,
+            VersionStage: 'AWSPENDING',
+            RemoveFromVersionId: versionId,
+          }),
+        );
+      }
+    }
   }
 
   async #arnOf(secretId: string): Promise<string | undefined> {

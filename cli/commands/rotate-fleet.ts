@@ -54,8 +54,8 @@ export const FLEET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: 'string',
     value: '<n>',
     description:
-      "Fleet: Secrets Manager writes a rotation's function makes (this project's: a PutSecretValue, two UpdateSecretVersionStage)",
-    default: '3',
+      "Fleet: Secrets Manager writes a rotation's function makes (this project's: a PutSecretValue, an UpdateSecretVersionStage)",
+    default: '2',
   },
   reason: {
     type: 'string',
@@ -156,7 +156,7 @@ function parseFleetOptions(args: Args, context: CommandContext): FleetOptions {
     concurrency: parsePositiveInteger('concurrency', args.string('concurrency') ?? '50', 'rotate', 1000),
     writesPerRotation: parsePositiveInteger(
       'writes-per-rotation',
-      args.string('writes-per-rotation') ?? '3',
+      args.string('writes-per-rotation') ?? '2',
       'rotate',
       10,
     ),

@@ -19,7 +19,7 @@ import { RotationEventPublisher } from './events';
 import { createRotationLogger, createRotationMetrics, RedactionScope } from './observability';
 import { VersionReadMemo } from './read-memo';
 import { Redactor } from './redactor';
-import { type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
+import { pendingInProgress, type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
 import type {
   OutsideWriteResolution,
   PasswordOptions,
@@ -126,13 +126,14 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
         return 'reconciled';
       }
       // The token lost its labels: another version took AWSPENDING (an outside write) or it never existed.
-      const pending = versionWithStage(description, Stage.PENDING);
+      // AWSPENDING left on AWSCURRENT by the last finishSecret is no rotation: not a foreign one either.
+      const pending = pendingInProgress(description.versionIdsToStages);
       if (pending !== undefined) throw new ForeignPendingVersionError(description.arn, event.token, pending);
       throw new VersionNotFoundError(description.arn, event.token);
     }
     if (stages.includes(Stage.CURRENT)) return 'already-current';
     if (!stages.includes(Stage.PENDING)) {
-      const pending = versionWithStage(description, Stage.PENDING);
+      const pending = pendingInProgress(description.versionIdsToStages);
       if (pending !== undefined) throw new ForeignPendingVersionError(description.arn, event.token, pending);
       throw new VersionNotPendingError(description.arn, event.token);
     }
@@ -279,8 +280,6 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
     const token = context.token;
     let previousVersionId: string | undefined;
     let current: SecretVersion | undefined;
-    // What the labels look like now: a concurrent finishSecret with the same token may move them under us.
-    let latest = description;
     let replay = alreadyCurrent;
     if (alreadyCurrent) {
       previousVersionId = versionWithStage(description, Stage.PREVIOUS);
@@ -311,25 +310,19 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
         logger.info('Moved AWSCURRENT to the new version', { previousVersionId: currentVersionId });
       } catch (error) {
         // A concurrent finishSecret may have moved the label first; then there is nothing left to move.
-        latest = await store.describe(secretArn);
+        const latest = await store.describe(secretArn);
         if (!latest.versionIdsToStages[token]?.includes(Stage.CURRENT)) throw error;
         replay = true;
         logger.info('A concurrent finishSecret already moved AWSCURRENT');
       }
       previousVersionId = currentVersionId;
     }
-    if (latest.versionIdsToStages[token]?.includes(Stage.PENDING)) {
-      reads.forget();
-      try {
-        await store.updateStage(secretArn, Stage.PENDING, { removeFrom: token });
-      } catch (error) {
-        // PROTOCOL "Concurrency": two finishSecret at once; the other one cleared AWSPENDING first.
-        const after = await store.describe(secretArn);
-        const stages = after.versionIdsToStages[token] ?? [];
-        if (stages.includes(Stage.PENDING) || !stages.includes(Stage.CURRENT)) throw error;
-        logger.info('A concurrent finishSecret already cleared AWSPENDING');
-      }
-    }
+    // AWSPENDING stays on the version that is now AWSCURRENT: one write fewer against the account's write
+    // quota. The RotateSecret API reference allows a rotation to end with AWSPENDING attached to the same
+    // version as AWSCURRENT (or to no version); only AWSPENDING on a version that is NOT AWSCURRENT means a
+    // rotation still in progress (pendingInProgress). AWS's own rotation templates only move AWSCURRENT too.
+    // The next RotateSecret moves AWSPENDING to its new token. A replay or a concurrent finishSecret with the
+    // same token finds the token AWSCURRENT and has nothing to move either.
     if (strategy.afterFinish) {
       if (!current) throw new CurrentVersionMissingError(secretArn);
       const previous = previousVersionId

@@ -181,6 +181,22 @@ export function versionWithStage(description: SecretDescription, stage: string):
   return undefined;
 }
 
+/**
+ * The version holding AWSPENDING when that version is not also AWSCURRENT: a rotation in progress (or one that
+ * failed and left its label behind). The RotateSecret API reference: a rotation ends with AWSPENDING on the
+ * same version as AWSCURRENT, or on no version; only AWSPENDING present on another version than AWSCURRENT
+ * means "a previous rotation request is still in progress". finishSecret leaves AWSPENDING on the version it
+ * made current (one write fewer), so every "is a rotation in progress?" question asks this, never AWSPENDING alone.
+ */
+export function pendingInProgress(
+  versionIdsToStages: Readonly<Record<string, readonly string[]>>,
+): string | undefined {
+  for (const [versionId, stages] of Object.entries(versionIdsToStages)) {
+    if (stages.includes(Stage.PENDING) && !stages.includes(Stage.CURRENT)) return versionId;
+  }
+  return undefined;
+}
+
 /** Whether an SDK error has the given name (works across SDK package copies). */
 export function isNamed(error: unknown, name: string): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;

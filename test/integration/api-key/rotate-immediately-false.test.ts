@@ -15,6 +15,7 @@ import {
 import { type ApiKeyHandler, createApiKeyHandler } from '../../../functions/api-key/create-handler';
 import { RotationDriver } from '../../../local/driver';
 import { type LocalAws, startMoto } from '../../../local/moto';
+import { stagesAfterConfigurationTest, withoutFinishedPending } from '../../helpers/finished-labels';
 import { Clock, createSecret, uniqueName } from './harness';
 import { LocalKeyService } from './key-service';
 
@@ -134,13 +135,11 @@ async function secretState(arn: string, temporary?: string): Promise<string> {
   const current = await secrets.send(
     new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSCURRENT' }),
   );
-  // moto lists a version whose last label was removed with no labels; AWS leaves it out (MOTO-DIFFERENCES.md).
-  const stages = Object.entries(described.VersionIdsToStages ?? {}).filter(([, labels]) => labels.length > 0);
   return JSON.stringify({
-    stages: Object.fromEntries(stages.sort()),
+    stages: stagesAfterConfigurationTest(described.VersionIdsToStages),
     versions: (versions.Versions ?? [])
       .filter((v) => v.VersionId !== temporary)
-      .map((v) => [v.VersionId, [...(v.VersionStages ?? [])].sort()])
+      .map((v) => [v.VersionId, withoutFinishedPending(v.VersionStages ?? []).sort()])
       .sort(),
     current: [current.VersionId, current.SecretString],
   });
@@ -163,6 +162,8 @@ describe.each<Mode>(['api-gateway', 'http, our key', 'http, provider-generated',
         // THEN
         expect(result).toMatchObject({ ok: true });
         expect(await secretState(s.arn, result.token)).toBe(before);
+        const after = await secrets.send(new DescribeSecretCommand({ SecretId: s.arn }));
+        expect(Object.values(after.VersionIdsToStages ?? {}).flat()).not.toContain('AWSPENDING');
         expect(await s.providerState()).toBe(providerBefore);
       },
     );

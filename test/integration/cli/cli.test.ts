@@ -198,13 +198,16 @@ describe('secret-rotation against moto and a real PostgreSQL', () => {
     const now = await labels(world, ALTERNATING);
     const text = await cli(['history', ALTERNATING]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`\\n${now.AWSCURRENT} +AWSCURRENT +\\d{4}-`));
+    // finishSecret leaves AWSPENDING on the version it made current (a finished rotation, not one in progress).
+    expect(text.stdout).toMatch(new RegExp(`\\n${now.AWSCURRENT} +AWSPENDING, AWSCURRENT +\\d{4}-`));
+    expect(text.stdout).not.toContain('which is not AWSCURRENT');
     expect(text.stdout).toMatch(new RegExp(`\\n${now.AWSPREVIOUS} +AWSPREVIOUS +\\d{4}-`));
     expect(text.stdout).toContain('(none: deprecated)');
 
     const json = JSON.parse((await cli(['history', ALTERNATING, '--json'])).stdout) as HistoryJson;
     expect(json.secret).toBe(ALTERNATING);
-    expect(json.versions[0]).toMatchObject({ versionId: now.AWSCURRENT, stages: ['AWSCURRENT'] });
+    expect(json.versions[0]).toMatchObject({ versionId: now.AWSCURRENT });
+    expect([...(json.versions[0]?.stages ?? [])].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(json.versions[1]).toMatchObject({ versionId: now.AWSPREVIOUS, stages: ['AWSPREVIOUS'] });
   }, 120_000);
 

@@ -175,10 +175,26 @@ export async function createSecret(
 /**
  * Gives a secret a rotation function and schedule in moto, as `aws secretsmanager rotate-secret` would:
  * moto records them but cannot run the function and leaves AWSPENDING on a copy of the current value
- * (local/MOTO-DIFFERENCES.md), which is removed here so the secret is not left "rotating".
+ * (local/MOTO-DIFFERENCES.md), which is removed here so the secret is not left "rotating". moto also refuses
+ * RotateSecret after a finished rotation (AWSPENDING left on AWSCURRENT), which AWS accepts: see below.
  */
 export async function configureRotation(world: CliWorld, name: string, days: number): Promise<void> {
   const token = '00000000-0000-4000-8000-0000000000aa';
+  // moto-only: moto refuses RotateSecret while AWSPENDING sits on AWSCURRENT (a finished rotation, which AWS
+  // accepts; local/MOTO-DIFFERENCES.md), so remove that label first, as RotationDriver.testConfiguration does.
+  const before =
+    (await world.secrets.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};
+  for (const [versionId, labels] of Object.entries(before)) {
+    if (labels.includes('AWSPENDING') && labels.includes('AWSCURRENT')) {
+      await world.secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: versionId,
+        }),
+      );
+    }
+  }
   await world.secrets
     .send(
       new RotateSecretCommand({

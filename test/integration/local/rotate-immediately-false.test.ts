@@ -13,6 +13,7 @@ import { startMariaDb } from '../../../local/databases/mariadb';
 import { startPostgres } from '../../../local/databases/postgres';
 import { RotationDriver } from '../../../local/driver';
 import { type LocalAws, startMoto } from '../../../local/moto';
+import { stagesAfterConfigurationTest } from '../../helpers/finished-labels';
 import { adminFor, appSecret, masterSecret } from '../database/harness';
 
 const engines: Array<[string, () => Promise<LocalDatabase>]> = [
@@ -40,12 +41,16 @@ async function secretState(name: string): Promise<string> {
   const current = await secrets.send(
     new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }),
   );
-  // moto lists a version whose last label was removed with no labels; AWS leaves it out (MOTO-DIFFERENCES.md).
-  const stages = Object.entries(described.VersionIdsToStages ?? {}).filter(([, labels]) => labels.length > 0);
   return JSON.stringify({
-    stages: Object.fromEntries(stages.sort()),
+    stages: stagesAfterConfigurationTest(described.VersionIdsToStages),
     current: [current.VersionId, current.SecretString],
   });
+}
+
+/** The version holding AWSPENDING, if any. */
+async function pendingHolder(name: string): Promise<string | undefined> {
+  const described = await secrets.send(new DescribeSecretCommand({ SecretId: name }));
+  return Object.entries(described.VersionIdsToStages ?? {}).find(([, l]) => l.includes('AWSPENDING'))?.[0];
 }
 
 describe.each(engines)(
@@ -107,6 +112,7 @@ describe.each(engines)(
         // THEN
         expect(result).toMatchObject({ ok: true });
         expect(await secretState(name)).toBe(before);
+        expect(await pendingHolder(name)).toBeUndefined();
         expect(await admin.users()).toEqual(users);
         expect(await admin.canUse(current.username, current.password)).toBe(true);
       },

@@ -76,6 +76,20 @@ describe('ApiKeyCredentials', () => {
     expect((await credentials.key()).versionId).toBe(pending);
   });
 
+  it('does not send the refused key again when AWSPENDING sits on the AWSCURRENT version (a finished rotation)', async () => {
+    // GIVEN finishSecret left AWSPENDING on the current version (RotateSecret API reference: a finished rotation)
+    const source = new MemorySource();
+    const current = source.put(OLD);
+    source.move('AWSPENDING', current);
+    const { fetch, seen } = api(new Set());
+    const credentials = new ApiKeyCredentials({ source, secretId: 's', fetch });
+    // WHEN
+    const failure = credentials.fetch('https://api.example.com/orders');
+    // THEN one request: AWSPENDING is the same version, so there is no other key to try
+    await expect(failure).rejects.toThrow(ApiKeyRejectedError);
+    expect(seen).toEqual([OLD]);
+  });
+
   it('gives up with ApiKeyRejectedError, naming versions and status and never the key, when no other key exists', async () => {
     // GIVEN
     const source = new MemorySource();

@@ -25,7 +25,7 @@ function rotate(fake: FakeSecretsManager, arn: string, apiKey: string, revokePre
   for (const version of secret.versions.values()) version.stages.delete('AWSPREVIOUS');
   secret.versions.get(old)!.stages.delete('AWSCURRENT');
   if (!revokePrevious) secret.versions.get(old)!.stages.add('AWSPREVIOUS');
-  secret.versions.get(token)!.stages.delete('AWSPENDING');
+  // As finishSecret leaves it: AWSPENDING stays on the new AWSCURRENT (a finished rotation, RotateSecret API reference).
   secret.versions.get(token)!.stages.add('AWSCURRENT');
   return token;
 }

@@ -46,7 +46,7 @@ function rotate(fake: FakeSecretsManager, arn: string, password: string): string
   const old = fake.versionOf(arn, 'AWSCURRENT')!;
   secret.versions.get(old)!.stages.delete('AWSCURRENT');
   secret.versions.get(old)!.stages.add('AWSPREVIOUS');
-  secret.versions.get(token)!.stages.delete('AWSPENDING');
+  // As finishSecret leaves it: AWSPENDING stays on the new AWSCURRENT (a finished rotation, RotateSecret API reference).
   secret.versions.get(token)!.stages.add('AWSCURRENT');
   return token;
 }

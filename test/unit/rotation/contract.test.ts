@@ -10,6 +10,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { createRotationHandler, loadRotationConfig, type RotationHandler } from '../../../functions/rotation';
+import { pendingInProgress } from '../../../functions/rotation/secrets-store';
 import { RotationDriver } from '../../../local/driver';
 import { type LocalAws, motoAvailable, startMoto } from '../../../local/moto';
 import { CounterStrategy } from '../../helpers/counter-strategy';
@@ -109,6 +110,12 @@ async function versionAt(
     if ((error as Error).name === 'ResourceNotFoundException') return undefined;
     throw error;
   }
+}
+
+/** The version holding AWSPENDING when it is not AWSCURRENT: a rotation in progress. */
+async function rotationInProgress(client: SecretsManagerClient, arn: string): Promise<string | undefined> {
+  const described = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+  return pendingInProgress(described.VersionIdsToStages ?? {});
 }
 
 async function valueAt(
@@ -288,14 +295,16 @@ describe.each([
     }
     const initial = JSON.stringify({ generation: 0, password: 'contract-initial-1' });
 
-    it('rotates: the token becomes AWSCURRENT, the old version AWSPREVIOUS, and no AWSPENDING is left', async () => {
+    // The RotateSecret API reference: a rotation ends with AWSPENDING on the AWSCURRENT version, or on none.
+    it('rotates: the token becomes AWSCURRENT and keeps AWSPENDING, the old version AWSPREVIOUS, no rotation in progress', async () => {
       const { handler } = handlerFor();
       const { arn, versionId } = await backend.createSecret(initial);
       const token = await backend.startRotation(arn);
       for (const Step of STEPS) await handler({ SecretId: arn, ClientRequestToken: token, Step });
       expect(await versionAt(backend.admin, arn, 'AWSCURRENT')).toBe(token);
       expect(await versionAt(backend.admin, arn, 'AWSPREVIOUS')).toBe(versionId);
-      expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBeUndefined();
+      expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBe(token);
+      expect(await rotationInProgress(backend.admin, arn)).toBeUndefined();
       expect(JSON.parse((await valueAt(backend.admin, arn, 'AWSCURRENT')) ?? '{}').generation).toBe(1);
     });
 
@@ -309,7 +318,21 @@ describe.each([
       }
       expect(await versionAt(backend.admin, arn, 'AWSCURRENT')).toBe(token);
       expect(await versionAt(backend.admin, arn, 'AWSPREVIOUS')).toBe(versionId);
-      expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBeUndefined();
+      expect(await rotationInProgress(backend.admin, arn)).toBeUndefined();
+    });
+
+    it('a second rotation starts and finishes after the first left AWSPENDING on AWSCURRENT', async () => {
+      const { handler } = handlerFor();
+      const { arn } = await backend.createSecret(initial);
+      const first = await backend.startRotation(arn);
+      for (const Step of STEPS) await handler({ SecretId: arn, ClientRequestToken: first, Step });
+      const second = await backend.startRotation(arn);
+      for (const Step of STEPS) await handler({ SecretId: arn, ClientRequestToken: second, Step });
+      expect(await versionAt(backend.admin, arn, 'AWSCURRENT')).toBe(second);
+      expect(await versionAt(backend.admin, arn, 'AWSPREVIOUS')).toBe(first);
+      expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBe(second);
+      expect(await rotationInProgress(backend.admin, arn)).toBeUndefined();
+      expect(JSON.parse((await valueAt(backend.admin, arn, 'AWSCURRENT')) ?? '{}').generation).toBe(2);
     });
 
     it('PROTOCOL "Concurrency": two finishSecret at once both succeed', async () => {
@@ -322,7 +345,7 @@ describe.each([
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
       expect(await versionAt(backend.admin, arn, 'AWSCURRENT')).toBe(token);
       expect(await versionAt(backend.admin, arn, 'AWSPREVIOUS')).toBe(versionId);
-      expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBeUndefined();
+      expect(await rotationInProgress(backend.admin, arn)).toBeUndefined();
     });
 
     it('leaves AWSCURRENT as it was when testSecret fails', async () => {
@@ -345,6 +368,19 @@ describe.each([
       expect(await backend.testConfiguration(arn, handler)).toBe(true);
       expect(strategy.calls).toEqual(['test']);
       expect(await versionAt(backend.admin, arn, 'AWSCURRENT')).toBe(versionId);
+      expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it('PROTOCOL "RotateImmediately=false" after a finished rotation (AWSPENDING on AWSCURRENT) passes', async () => {
+      const { handler, strategy } = handlerFor();
+      const { arn } = await backend.createSecret(initial);
+      const token = await backend.startRotation(arn);
+      for (const Step of STEPS) await handler({ SecretId: arn, ClientRequestToken: token, Step });
+      strategy.calls.length = 0;
+      expect(await backend.testConfiguration(arn, handler)).toBe(true);
+      expect(strategy.calls).toEqual(['test']);
+      expect(await versionAt(backend.admin, arn, 'AWSCURRENT')).toBe(token);
+      // The service removes the temporary AWSPENDING: on no version afterwards.
       expect(await versionAt(backend.admin, arn, 'AWSPENDING')).toBeUndefined();
     });
   });
@@ -425,6 +461,30 @@ describe('documented moto differences (local/MOTO-DIFFERENCES.md); the fake foll
       .catch(() => undefined); // moto cannot run the function
     expect(await valueAt(admin, arn, 'AWSCURRENT')).toBe('v1');
     expect(await valueAt(admin, arn, 'AWSPENDING')).toBe('v0');
+  });
+
+  it('moto refuses RotateSecret while AWSPENDING sits on the AWSCURRENT version, the inverse of AWS', async () => {
+    // AWS (RotateSecret API reference): AWSPENDING on the AWSCURRENT version is a finished rotation; only
+    // AWSPENDING on another version means one is still in progress. moto 5.2 refuses exactly the former.
+    // When this fails, moto is fixed: drop the workaround in RotationDriver.testConfiguration.
+    const created = await admin.send(
+      new CreateSecretCommand({ Name: `contract/${randomUUID()}`, SecretString: 'v0' }),
+    );
+    const arn = created.ARN as string;
+    const rotated = randomUUID();
+    await admin.send(put(arn, rotated, 'v1', ['AWSPENDING']));
+    await admin.send(move(arn, 'AWSCURRENT', rotated, created.VersionId));
+    const rotate = admin.send(
+      new RotateSecretCommand({
+        SecretId: arn,
+        ClientRequestToken: randomUUID(),
+        RotationLambdaARN: 'arn:aws:lambda:us-east-1:000000000000:function:none',
+        RotationRules: { AutomaticallyAfterDays: 30 },
+        RotateImmediately: false,
+      }),
+    );
+    await expect(rotate).rejects.toThrow('Previous rotation request is still in progress');
+    expect(await versionAt(admin, arn, 'AWSPENDING')).toBe(rotated);
   });
 
   it('moto demotes its stale default version on PutSecretValue after a label move, leaving two AWSCURRENT', async () => {

@@ -32,19 +32,21 @@ describe('finishSecret', () => {
     expect(original).not.toBe(outside);
   });
 
-  it('makes the token AWSCURRENT, the old version AWSPREVIOUS, and clears AWSPENDING', async () => {
+  // The RotateSecret API reference: a rotation may end with AWSPENDING attached to the same version as
+  // AWSCURRENT; removing it would be a write the protocol does not need (issue 18).
+  it('makes the token AWSCURRENT, the old version AWSPREVIOUS, and leaves AWSPENDING on the token', async () => {
     // GIVEN
     const { fake, handler, arn, token } = await prepared();
     const old = fake.versionOf(arn, 'AWSCURRENT');
+    fake.mock.resetHistory();
     // WHEN
     await handler(stepEvent(arn, token, 'finishSecret'));
     // THEN
-    expect(fake.stages(arn)[token]).toEqual(['AWSCURRENT']);
+    expect(fake.stages(arn)[token]).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(fake.versionOf(arn, 'AWSPREVIOUS')).toBe(old);
-    expect(fake.mock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
-      VersionStage: 'AWSPENDING',
-      RemoveFromVersionId: token,
-    });
+    expect(fake.mock.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: arn, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: old },
+    ]);
   });
 
   it('runs the follow-up work with the new and the previous version', async () => {
@@ -76,18 +78,21 @@ describe('finishSecret', () => {
     expect(strategy.finishes[0]).toMatchObject({ alreadyCurrent: true, previous: { versionId: old } });
   });
 
-  it('clears a leftover AWSPENDING on a retry after a crash between the two label updates', async () => {
-    // GIVEN AWSCURRENT moved, then the function died before clearing AWSPENDING
-    const { fake, handler, arn, token } = await prepared();
+  it('a retry after AWSCURRENT moved changes no label and completes the follow-up work', async () => {
+    // GIVEN AWSCURRENT moved (the token holds AWSCURRENT and AWSPENDING), then the function died
+    const { fake, handler, arn, token, strategy } = await prepared();
     const secret = fake.secret(arn);
     const old = fake.versionOf(arn, 'AWSCURRENT')!;
     secret.versions.get(old)?.stages.delete('AWSCURRENT');
     secret.versions.get(old)?.stages.add('AWSPREVIOUS');
     secret.versions.get(token)?.stages.add('AWSCURRENT');
+    fake.mock.resetHistory();
     // WHEN
     await handler(stepEvent(arn, token, 'finishSecret'));
     // THEN
-    expect(fake.stages(arn)[token]).toEqual(['AWSCURRENT']);
+    expect(fake.stages(arn)[token]).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect(fake.mock).not.toHaveReceivedCommand(UpdateSecretVersionStageCommand);
+    expect(strategy.finishes.map((f) => f.alreadyCurrent)).toEqual([true]);
   });
 
   it('refuses to make a version current that has no value', async () => {

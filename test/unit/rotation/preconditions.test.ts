@@ -98,8 +98,44 @@ describe('preconditions of every step', () => {
     // THEN
     expect(fake.versionOf(arn, 'AWSCURRENT')).toBe(next);
     expect(fake.versionOf(arn, 'AWSPREVIOUS')).toBe(first);
-    expect(fake.versionOf(arn, 'AWSPENDING')).toBeUndefined();
+    expect(fake.stages(arn)[next]).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(fake.valueOf(arn).generation).toBe(2);
+  });
+
+  describe('AWSPENDING on the AWSCURRENT version is no rotation in progress (RotateSecret API reference)', () => {
+    /** A finished rotation as finishSecret leaves it: the token holds AWSCURRENT and AWSPENDING. */
+    function finished() {
+      const set = setUp();
+      const secret = set.fake.secret(set.arn);
+      const old = set.fake.versionOf(set.arn, 'AWSCURRENT')!;
+      const token = set.fake.startRotation(set.arn);
+      secret.versions.get(token)!.secretString = JSON.stringify({ generation: 1 });
+      secret.versions.get(old)?.stages.delete('AWSCURRENT');
+      secret.versions.get(old)?.stages.add('AWSPREVIOUS');
+      secret.versions.get(token)?.stages.add('AWSCURRENT');
+      set.fake.mock.resetHistory();
+      return { ...set, old, token };
+    }
+
+    it.each(STEPS)('%s of an older token fails as not pending, not as a foreign rotation', async (step) => {
+      // GIVEN
+      const { fake, handler, arn, old } = finished();
+      // WHEN
+      const result = handler(stepEvent(arn, old, step));
+      // THEN
+      await expect(result).rejects.toThrow(VersionNotPendingError);
+      expect(commandNames(fake).filter((name) => WRITES.includes(name))).toEqual([]);
+    });
+
+    it.each(STEPS)('%s of an unknown token fails as not found, not as a foreign rotation', async (step) => {
+      // GIVEN
+      const { fake, handler, arn } = finished();
+      // WHEN
+      const result = handler(stepEvent(arn, 'no-such-version', step));
+      // THEN
+      await expect(result).rejects.toThrow(VersionNotFoundError);
+      expect(commandNames(fake).filter((name) => WRITES.includes(name))).toEqual([]);
+    });
   });
 
   it.each(['setSecret', 'testSecret', 'finishSecret'])(
