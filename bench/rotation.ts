@@ -103,6 +103,13 @@ const COLD_START_ENV: Record<string, Record<string, string>> = {
   overdue: { SECRET_IDS: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf' },
   jwt: { JWKS_BUCKET: 'jwks-bucket', JWKS_KEY: '.well-known/jwks.json' },
   'api-key': { ROTATION_STRATEGY: 'self-issued' },
+  approval: {
+    SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf',
+    APPROVAL_TABLE: 'approvals',
+    APPROVAL_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:approvals',
+  },
+  audit: { AUDIT_LOG_GROUP: 'audit', AUDIT_WINDOW_SECONDS: '3600', AUDIT_LAG_SECONDS: '900' },
+  'consumer-tracker': { TRACKER_TABLE: 'consumers' },
 };
 
 const MINIMAL_HANDLER = 'export const handler = async (event: unknown) => ({ ok: event !== undefined });\n';
