@@ -6,16 +6,20 @@ import type { ConsumerCounter } from '../consumer-tracker/store';
 import {
   ConfigurationError,
   CurrentVersionMissingError,
+  countThrottles,
   createRotationHandler,
   createRotationLogger,
   createRotationMetrics,
   type Environment,
   EventDetailType,
+  MetricName,
   RedactionScope,
   Redactor,
   RotationError,
   RotationEventPublisher,
   SDK_RETRY_CONFIG,
+  ThrottleCount,
+  withThrottleCount,
 } from '../rotation';
 import { type ApiKeyConfig, loadApiKeyConfig } from './config';
 import { API_KEY_KIND, ApiKeyMetricName, ApiKeyProviderName } from './constants';
@@ -64,7 +68,7 @@ export function createApiKeyHandler(deps: ApiKeyHandlerDependencies): ApiKeyHand
   const config = loadApiKeyConfig(deps.env ?? process.env);
   const provider = deps.provider ?? createApiKeyProvider(config, deps);
   const now = deps.now ?? Date.now;
-  const store = new ApiKeySecretStore(deps.secretsManager);
+  const store = new ApiKeySecretStore(countThrottles(deps.secretsManager));
   const revocations = new Revocations({
     store,
     provider,
@@ -102,7 +106,7 @@ export function createApiKeyProvider(config: ApiKeyConfig, deps: ApiKeyHandlerDe
   switch (config.provider) {
     case ApiKeyProviderName.API_GATEWAY:
       return new ApiGatewayProvider({
-        client: deps.apiGateway ?? new APIGatewayClient(SDK_RETRY_CONFIG),
+        client: countThrottles(deps.apiGateway ?? new APIGatewayClient(SDK_RETRY_CONFIG)),
         usagePlanIds: config.usagePlanIds ?? [],
         ...(config.apiGatewayCheckUrl ? { checkUrl: config.apiGatewayCheckUrl } : {}),
         ...shared,
@@ -125,14 +129,18 @@ function createSweepHandler(
   const scope = new RedactionScope();
   const logger = createRotationLogger(scope);
   const metrics = createRotationMetrics(API_KEY_KIND, provider.name);
-  const events = new RotationEventPublisher(deps.eventBridge, config.eventBusName);
+  const events = new RotationEventPublisher(
+    deps.eventBridge ? countThrottles(deps.eventBridge) : undefined,
+    config.eventBusName,
+  );
 
   return (raw) => {
     const redactor = new Redactor();
-    return scope.run(redactor, () => sweep(raw, redactor));
+    const throttles = new ThrottleCount();
+    return scope.run(redactor, () => withThrottleCount(throttles, () => sweep(raw, redactor, throttles)));
   };
 
-  async function sweep(raw: unknown, redactor: Redactor): Promise<SweepReport> {
+  async function sweep(raw: unknown, redactor: Redactor, throttles: ThrottleCount): Promise<SweepReport> {
     const event = parseSweepEvent(raw);
     logger.appendKeys({
       secretId: event.secretId,
@@ -208,6 +216,8 @@ function createSweepHandler(
         cause: redactor.scrubError(error),
       });
     } finally {
+      // Every sweep, 0 included, as every rotation step does.
+      metrics.addMetric(MetricName.THROTTLED_REQUESTS, MetricUnit.Count, throttles.value);
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
     }
