@@ -1,4 +1,4 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -69,12 +69,16 @@ export function createApiKeyHandler(deps: ApiKeyHandlerDependencies): ApiKeyHand
   const provider = deps.provider ?? createApiKeyProvider(config, deps);
   const now = deps.now ?? Date.now;
   const store = new ApiKeySecretStore(countThrottles(deps.secretsManager));
+  // One metrics object for the rotation steps and the sweeps: a key can be revoked by either.
+  const metrics = createRotationMetrics(API_KEY_KIND, provider.name);
   const revocations = new Revocations({
     store,
     provider,
     gracePeriodSeconds: config.gracePeriodSeconds,
     ...(config.keyNamePrefix !== undefined ? { keyNamePrefix: config.keyNamePrefix } : {}),
     now,
+    recordRevocationLatency: (latencyMs) =>
+      metrics.addMetric(ApiKeyMetricName.REVOCATION_LATENCY, MetricUnit.Milliseconds, latencyMs),
     ...(deps.consumers ? { consumers: deps.consumers } : {}),
     ...(config.minGracePeriodSeconds !== undefined
       ? { minGracePeriodSeconds: config.minGracePeriodSeconds }
@@ -86,8 +90,9 @@ export function createApiKeyHandler(deps: ApiKeyHandlerDependencies): ApiKeyHand
     secretsManager: deps.secretsManager,
     ...(deps.eventBridge ? { eventBridge: deps.eventBridge } : {}),
     config,
+    metrics,
   });
-  const sweep = createSweepHandler(deps, config, provider, store, revocations);
+  const sweep = createSweepHandler(deps, config, provider, store, revocations, metrics);
   return async (event) => {
     if (isSweepEvent(event)) return sweep(event);
     await rotate(event);
@@ -125,10 +130,10 @@ function createSweepHandler(
   provider: ApiKeyProvider,
   store: ApiKeySecretStore,
   revocations: Revocations,
+  metrics: Metrics,
 ): (event: unknown) => Promise<SweepReport> {
   const scope = new RedactionScope();
   const logger = createRotationLogger(scope);
-  const metrics = createRotationMetrics(API_KEY_KIND, provider.name);
   const events = new RotationEventPublisher(
     deps.eventBridge ? countThrottles(deps.eventBridge) : undefined,
     config.eventBusName,
