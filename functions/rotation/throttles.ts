@@ -27,15 +27,17 @@ export class ThrottleCount {
   }
 }
 
-const counts = new AsyncLocalStorage<ThrottleCount>();
+/** The counters an attempt counts into: the innermost `withThrottleCount`'s and those around it. */
+const counts = new AsyncLocalStorage<readonly ThrottleCount[]>();
 
 /**
  * Runs `fn` with `count` as the counter of every throttled attempt made by a counting client (see
  * `countThrottles`) for `fn` and everything it awaits or schedules. Invocations that overlap in one process
- * each keep their own counter.
+ * each keep their own counter. Nested, an attempt counts in every counter around it too: a CLI run that
+ * invokes handlers in-process counts their throttled attempts as well as its own.
  */
 export function withThrottleCount<T>(count: ThrottleCount, fn: () => Promise<T>): Promise<T> {
-  return counts.run(count, fn);
+  return counts.run([...(counts.getStore() ?? []), count], fn);
 }
 
 /** The smallest part of an SDK client we need: its middleware stack. */
@@ -65,7 +67,7 @@ export function countThrottles<C extends MiddlewareStackHolder>(client: C): C {
         try {
           return await next(args);
         } catch (error) {
-          if (isThrottled(error)) counts.getStore()?.add();
+          if (isThrottled(error)) for (const count of counts.getStore() ?? []) count.add();
           throw error;
         }
       },

@@ -126,4 +126,24 @@ describe('the sweep measures how long a superseded key outlived its successor', 
     }
     expect(latencyMetrics()).toEqual([]);
   });
+
+  it('measures a key revoked by a rotation step too (emergency at finishSecret), in that step invocation', async () => {
+    // GIVEN a leaked current key created a day ago: an operator tags the secret, then rotates it
+    const { fake, handler, arn, eventBridge } = setUp();
+    const previous = fake.versionOf(arn, 'AWSCURRENT') as string;
+    // the fake dates the new version by the real time
+    created(fake, arn, previous, Date.now() - 86_400_000);
+    fake.tag(arn, 'secret-rotation:api-key:emergency', 'leaked');
+    output = [];
+    // WHEN
+    await rotate(fake, handler, arn);
+    // THEN the revocation is measured, and the metric published with the step's
+    const revoked = followUps(eventBridge).find((d) => d.action === 'api-key-revoked');
+    expect(revoked).toMatchObject({
+      reason: 'emergency',
+      versionId: previous,
+      latencyMs: expect.any(Number),
+    });
+    expect(latencyMetrics().map((m) => m.value)).toEqual([revoked?.latencyMs]);
+  });
 });

@@ -137,3 +137,18 @@ describe('countThrottles: every throttled attempt, including those the SDK retri
     expect(count.value).toBe(1);
   }, 60_000);
 });
+
+describe('nested counters', () => {
+  it('counts an attempt in the innermost counter and in those around it, not in a sibling', async () => {
+    const { handler } = scripted([SM_THROTTLED, SM_THROTTLED, SM_DESCRIBED]);
+    const client = secretsManager(handler);
+    const run = new ThrottleCount();
+    const invocation = new ThrottleCount();
+    const sibling = new ThrottleCount();
+    await withThrottleCount(run, async () => {
+      await withThrottleCount(sibling, async () => {});
+      await withThrottleCount(invocation, () => client.send(new DescribeSecretCommand({ SecretId: 's' })));
+    });
+    expect([run.value, invocation.value, sibling.value]).toEqual([2, 2, 0]);
+  }, 60_000);
+});
