@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ConsumerCounter } from '../consumer-tracker/store';
 import { RotationError, Stage } from '../rotation';
-import { API_KEY_FIELD, ApiKeyFollowUp, RevocationReason, type RevokeOutcome } from './constants';
+import { API_KEY_FIELD, ApiKeyFollowUp, RevocationReason, RevokeOutcome } from './constants';
 import { CurrentKeyRevocationError } from './errors';
 import type { ApiKeyProvider, ProviderContext, ProviderKey } from './providers/provider';
 import type { ApiKeySecretStore, SecretState } from './secret-state';
@@ -29,7 +29,7 @@ export interface RevokedKey {
    * version created after it), when Secrets Manager still lists both.
    */
   readonly supersededAt?: string;
-  /** With `supersededAt`: milliseconds from then to this revocation, by the sweep's clock. */
+  /** With `supersededAt`: milliseconds from then to this revocation, by the sweep's clock (outcome `revoked` only). */
   readonly latencyMs?: number;
 }
 
@@ -345,7 +345,8 @@ export class Revocations {
     const revokedAt = this.#deps.now();
     if (state.stages[versionId]?.includes(Stage.PREVIOUS)) await store.removePrevious(state.arn, versionId);
     const keyId = result.keyId ?? facts.keyId;
-    const dates = await createdDates();
+    // Only a key this sweep revoked: one found already gone (a crashed sweep, or removed by hand) went earlier.
+    const dates = result.outcome === RevokeOutcome.REVOKED ? await createdDates() : undefined;
     const latency = dates ? revocationLatency(dates, versionId, revokedAt) : undefined;
     const revoked: RevokedKey = {
       versionId,

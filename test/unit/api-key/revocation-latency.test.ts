@@ -146,4 +146,20 @@ describe('the sweep measures how long a superseded key outlived its successor', 
     });
     expect(latencyMetrics().map((m) => m.value)).toEqual([revoked?.latencyMs]);
   });
+
+  it('does not measure a key found already gone (a sweep that crashed after the provider revoked it)', async () => {
+    // GIVEN the provider revoked, then the answer was lost
+    const { fake, handler, arn, clock, provider } = setUp();
+    await rotate(fake, handler, arn);
+    clock.advance(GRACE_SECONDS);
+    provider.failuresAfter.set('revoke', new Error('connection reset'));
+    await expect(handler(sweepEvent(arn))).rejects.toThrow();
+    output = [];
+    // WHEN the next sweep completes it
+    const report = await handler(sweepEvent(arn));
+    // THEN
+    expect(report?.revoked).toEqual([expect.objectContaining({ outcome: 'absent' })]);
+    expect(report?.revoked[0]).not.toHaveProperty('latencyMs');
+    expect(latencyMetrics()).toEqual([]);
+  });
 });
