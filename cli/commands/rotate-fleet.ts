@@ -5,6 +5,7 @@ import type { Filter } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { ApprovalStore, ApprovalTag, publishAuditEvent } from '../../functions/approval/approvals';
 import { AuditDetailType } from '../../functions/audit/records';
+import { countThrottles, ThrottleCount, withThrottleCount } from '../../functions/rotation/throttles';
 import { RotationDriver } from '../../local/driver';
 import type { Args, OptionSpec } from '../args';
 import { type CommandContext, println } from '../context';
@@ -89,6 +90,11 @@ export interface FleetRotateJson {
   /** The time the write quota allows for the secrets to rotate. */
   readonly minimumSeconds: number;
   readonly durationMs: number;
+  /**
+   * Requests AWS answered with a throttling error during the run, those the SDK then retried successfully
+   * included: the CLI's own, and in local mode the rotation function's.
+   */
+  readonly throttledRequests: number;
   readonly counts: Readonly<Record<FleetOutcome | 'selected', number>>;
   readonly secrets: readonly FleetSecretResult[];
 }
@@ -230,7 +236,12 @@ async function select(
 }
 
 /** `rotate --all | --tag KEY=VALUE | --file LIST`: an emergency rotation of many secrets at the quotas' pace. */
-export async function runFleetRotate(args: Args, context: CommandContext): Promise<ExitCode> {
+export function runFleetRotate(args: Args, context: CommandContext): Promise<ExitCode> {
+  const throttles = new ThrottleCount();
+  return withThrottleCount(throttles, () => fleetRotate(args, context, throttles));
+}
+
+async function fleetRotate(args: Args, context: CommandContext, throttles: ThrottleCount): Promise<ExitCode> {
   const options = parseFleetOptions(args, context);
   const mode = options.localFunction ? 'local' : 'aws';
   const writesPerSecond = SECRETS_MANAGER_QUOTAS.write.ratePerSecond * options.share;
@@ -253,6 +264,7 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
     clock,
   );
   paceClient(context.secretsManager, pacer);
+  countThrottles(context.secretsManager);
   const journal = options.journal ? openJournal(options.journal) : undefined;
   const { targets, missing } = await select(options, context);
   const gated = targets.filter((t) => t.tags[ApprovalTag.REQUIRED] === 'required');
@@ -291,6 +303,7 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
       pacing,
       minimumSeconds: round(minimumSeconds(toRotate, options.writesPerRotation, writesPerSecond), 1),
       durationMs: 0,
+      throttledRequests: throttles.value,
       counts: counts(results),
       secrets: results,
     };
@@ -308,6 +321,7 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
     process.env.POWERTOOLS_METRICS_DISABLED = 'true';
     const driver = new RotationDriver(context.clientConfig);
     paceClient(driver.client, pacer);
+    countThrottles(driver.client);
     handlerFactory = {
       kind: 'local',
       driver,
@@ -380,6 +394,7 @@ export async function runFleetRotate(args: Args, context: CommandContext): Promi
     pacing,
     minimumSeconds: round(minimumSeconds(rotated, options.writesPerRotation, writesPerSecond), 1),
     durationMs: context.now().getTime() - started,
+    throttledRequests: throttles.value,
     counts: counts(all),
     secrets: all,
   };
@@ -515,7 +530,8 @@ function printSummary(report: FleetRotateJson, context: CommandContext): void {
   println(
     context,
     `Done in ${formatMs(report.durationMs)}: ${c.rotated} rotated, ${c['already-rotated']} already rotated, ` +
-      `${c.skipped} skipped, ${c.failed} failed (of ${c.selected}); the write quota allows ${report.minimumSeconds} s at best.`,
+      `${c.skipped} skipped, ${c.failed} failed (of ${c.selected}); the write quota allows ${report.minimumSeconds} s at best; ` +
+      `AWS throttled ${report.throttledRequests} request(s).`,
   );
 }
 

@@ -62,6 +62,11 @@ export const SweepAction = {
 export const ApiKeyMetricName = {
   REVOKED: 'ApiKeysRevoked',
   SWEEP_FAILED: 'ApiKeySweepFailed',
+  /**
+   * Per superseded key revoked (orphans aside): milliseconds from the creation of the version that superseded
+   * it to the revocation.
+   */
+  REVOCATION_LATENCY: 'RevocationLatency',
 } as const;
 
 /** Defaults of the configuration. */

@@ -1,4 +1,4 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -6,16 +6,20 @@ import type { ConsumerCounter } from '../consumer-tracker/store';
 import {
   ConfigurationError,
   CurrentVersionMissingError,
+  countThrottles,
   createRotationHandler,
   createRotationLogger,
   createRotationMetrics,
   type Environment,
   EventDetailType,
+  MetricName,
   RedactionScope,
   Redactor,
   RotationError,
   RotationEventPublisher,
   SDK_RETRY_CONFIG,
+  ThrottleCount,
+  withThrottleCount,
 } from '../rotation';
 import { type ApiKeyConfig, loadApiKeyConfig } from './config';
 import { API_KEY_KIND, ApiKeyMetricName, ApiKeyProviderName } from './constants';
@@ -64,13 +68,17 @@ export function createApiKeyHandler(deps: ApiKeyHandlerDependencies): ApiKeyHand
   const config = loadApiKeyConfig(deps.env ?? process.env);
   const provider = deps.provider ?? createApiKeyProvider(config, deps);
   const now = deps.now ?? Date.now;
-  const store = new ApiKeySecretStore(deps.secretsManager);
+  const store = new ApiKeySecretStore(countThrottles(deps.secretsManager));
+  // One metrics object for the rotation steps and the sweeps: a key can be revoked by either.
+  const metrics = createRotationMetrics(API_KEY_KIND, provider.name);
   const revocations = new Revocations({
     store,
     provider,
     gracePeriodSeconds: config.gracePeriodSeconds,
     ...(config.keyNamePrefix !== undefined ? { keyNamePrefix: config.keyNamePrefix } : {}),
     now,
+    recordRevocationLatency: (latencyMs) =>
+      metrics.addMetric(ApiKeyMetricName.REVOCATION_LATENCY, MetricUnit.Milliseconds, latencyMs),
     ...(deps.consumers ? { consumers: deps.consumers } : {}),
     ...(config.minGracePeriodSeconds !== undefined
       ? { minGracePeriodSeconds: config.minGracePeriodSeconds }
@@ -82,8 +90,9 @@ export function createApiKeyHandler(deps: ApiKeyHandlerDependencies): ApiKeyHand
     secretsManager: deps.secretsManager,
     ...(deps.eventBridge ? { eventBridge: deps.eventBridge } : {}),
     config,
+    metrics,
   });
-  const sweep = createSweepHandler(deps, config, provider, store, revocations);
+  const sweep = createSweepHandler(deps, config, provider, store, revocations, metrics);
   return async (event) => {
     if (isSweepEvent(event)) return sweep(event);
     await rotate(event);
@@ -102,7 +111,7 @@ export function createApiKeyProvider(config: ApiKeyConfig, deps: ApiKeyHandlerDe
   switch (config.provider) {
     case ApiKeyProviderName.API_GATEWAY:
       return new ApiGatewayProvider({
-        client: deps.apiGateway ?? new APIGatewayClient(SDK_RETRY_CONFIG),
+        client: countThrottles(deps.apiGateway ?? new APIGatewayClient(SDK_RETRY_CONFIG)),
         usagePlanIds: config.usagePlanIds ?? [],
         ...(config.apiGatewayCheckUrl ? { checkUrl: config.apiGatewayCheckUrl } : {}),
         ...shared,
@@ -121,18 +130,22 @@ function createSweepHandler(
   provider: ApiKeyProvider,
   store: ApiKeySecretStore,
   revocations: Revocations,
+  metrics: Metrics,
 ): (event: unknown) => Promise<SweepReport> {
   const scope = new RedactionScope();
   const logger = createRotationLogger(scope);
-  const metrics = createRotationMetrics(API_KEY_KIND, provider.name);
-  const events = new RotationEventPublisher(deps.eventBridge, config.eventBusName);
+  const events = new RotationEventPublisher(
+    deps.eventBridge ? countThrottles(deps.eventBridge) : undefined,
+    config.eventBusName,
+  );
 
   return (raw) => {
     const redactor = new Redactor();
-    return scope.run(redactor, () => sweep(raw, redactor));
+    const throttles = new ThrottleCount();
+    return scope.run(redactor, () => withThrottleCount(throttles, () => sweep(raw, redactor, throttles)));
   };
 
-  async function sweep(raw: unknown, redactor: Redactor): Promise<SweepReport> {
+  async function sweep(raw: unknown, redactor: Redactor, throttles: ThrottleCount): Promise<SweepReport> {
     const event = parseSweepEvent(raw);
     logger.appendKeys({
       secretId: event.secretId,
@@ -208,6 +221,8 @@ function createSweepHandler(
         cause: redactor.scrubError(error),
       });
     } finally {
+      // Every sweep, 0 included, as every rotation step does.
+      metrics.addMetric(MetricName.THROTTLED_REQUESTS, MetricUnit.Count, throttles.value);
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
     }

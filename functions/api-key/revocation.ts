@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ConsumerCounter } from '../consumer-tracker/store';
 import { RotationError, Stage } from '../rotation';
-import { API_KEY_FIELD, ApiKeyFollowUp, RevocationReason, type RevokeOutcome } from './constants';
+import { API_KEY_FIELD, ApiKeyFollowUp, RevocationReason, RevokeOutcome } from './constants';
 import { CurrentKeyRevocationError } from './errors';
 import type { ApiKeyProvider, ProviderContext, ProviderKey } from './providers/provider';
 import type { ApiKeySecretStore, SecretState } from './secret-state';
@@ -24,6 +24,13 @@ export interface RevokedKey {
   readonly outcome: RevokeOutcome;
   /** With a consumer tracker: live consumers still on the key when it was revoked (left behind at a deadline). */
   readonly liveConsumers?: number;
+  /**
+   * A superseded version's key (not an orphan): when the version that superseded it was created (the earliest
+   * version created after it), when Secrets Manager still lists both.
+   */
+  readonly supersededAt?: string;
+  /** With `supersededAt`: milliseconds from then to this revocation, by the sweep's clock (outcome `revoked` only). */
+  readonly latencyMs?: number;
 }
 
 /** What a sweep did. Never holds a key; returned to whoever invoked the sweep. */
@@ -63,6 +70,8 @@ export interface RevocationDependencies {
    * @default - never early
    */
   readonly minGracePeriodSeconds?: number;
+  /** Told the latency of each superseded key revoked (see `RevokedKey.latencyMs`): the metric. */
+  readonly recordRevocationLatency?: (latencyMs: number) => void;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -154,6 +163,18 @@ export class Revocations {
     const current = await this.#currentKey(context, state);
     const live = new Set([state.current, state.pending].filter((id): id is string => id !== undefined));
     const scheduledIds = new Set(state.scheduled.map((s) => s.versionId));
+    // The versions' creation dates, listed once per sweep and only when a superseded key is revoked.
+    let created: Promise<ReadonlyMap<string, number> | undefined> | undefined;
+    const createdDates = () => {
+      created ??= store.versionCreatedDates(state.arn).catch((error: unknown) => {
+        // A measurement, not a precondition: the revocation stands without it.
+        context.logger.warn('Could not list the versions of the secret; revocation latency not measured', {
+          errorName: error instanceof Error ? error.name : typeof error,
+        });
+        return undefined;
+      });
+      return created;
+    };
     const attempt = async (work: () => Promise<void>, versionId?: string, keyName?: string) => {
       try {
         await work();
@@ -204,7 +225,17 @@ export class Revocations {
         }
         await attempt(
           () =>
-            this.#revokeVersion(context, state, current, versionId, reason, entry.raw, report, liveConsumers),
+            this.#revokeVersion(
+              context,
+              state,
+              current,
+              versionId,
+              reason,
+              entry.raw,
+              report,
+              createdDates,
+              liveConsumers,
+            ),
           versionId,
         );
       } else {
@@ -220,6 +251,7 @@ export class Revocations {
                 RevocationReason.CONSUMERS_MOVED,
                 entry.raw,
                 report,
+                createdDates,
                 0,
               ),
             versionId,
@@ -246,6 +278,7 @@ export class Revocations {
             RevocationReason.EMERGENCY,
             undefined,
             report,
+            createdDates,
           );
         } else {
           context.logger.warn('AWSPREVIOUS has no revocation deadline; scheduling it now', {
@@ -292,6 +325,7 @@ export class Revocations {
     reason: RevocationReason,
     revokeAfter: string | undefined,
     report: SweepReport,
+    createdDates: () => Promise<ReadonlyMap<string, number> | undefined>,
     liveConsumers?: number,
   ): Promise<void> {
     const { store, provider } = this.#deps;
@@ -308,8 +342,12 @@ export class Revocations {
       name: keyName,
       ...(facts.keyId !== undefined ? { keyId: facts.keyId } : {}),
     });
+    const revokedAt = this.#deps.now();
     if (state.stages[versionId]?.includes(Stage.PREVIOUS)) await store.removePrevious(state.arn, versionId);
     const keyId = result.keyId ?? facts.keyId;
+    // Only a key this sweep revoked: one found already gone (a crashed sweep, or removed by hand) went earlier.
+    const dates = result.outcome === RevokeOutcome.REVOKED ? await createdDates() : undefined;
+    const latency = dates ? revocationLatency(dates, versionId, revokedAt) : undefined;
     const revoked: RevokedKey = {
       versionId,
       keyName,
@@ -317,7 +355,11 @@ export class Revocations {
       reason,
       outcome: result.outcome,
       ...(liveConsumers !== undefined ? { liveConsumers } : {}),
+      ...(latency
+        ? { supersededAt: new Date(latency.supersededAt).toISOString(), latencyMs: latency.latencyMs }
+        : {}),
     };
+    if (latency) this.#deps.recordRevocationLatency?.(latency.latencyMs);
     context.logger.info('Revoked the key of a superseded version', { ...revoked });
     await context.publish(ApiKeyFollowUp.REVOKED, { ...revoked, ...(revokeAfter ? { revokeAfter } : {}) });
     if (state.scheduled.some((s) => s.versionId === versionId)) await store.unschedule(state.arn, versionId);
@@ -392,6 +434,26 @@ function keyFacts(context: RevocationContext, raw: string): KeyFacts {
   } catch {
     return {};
   }
+}
+
+/**
+ * How long a superseded version's key outlived its supersession: from the creation of the version that
+ * superseded it (the earliest one created after it) to `revokedAt`. `undefined` when the listing holds
+ * neither the version nor a successor. Never negative: a clock behind Secrets Manager's counts as 0.
+ */
+export function revocationLatency(
+  created: ReadonlyMap<string, number>,
+  versionId: string,
+  revokedAt: number,
+): { supersededAt: number; latencyMs: number } | undefined {
+  const own = created.get(versionId);
+  if (own === undefined) return undefined;
+  let supersededAt: number | undefined;
+  for (const [id, at] of created) {
+    if (id !== versionId && at > own && (supersededAt === undefined || at < supersededAt)) supersededAt = at;
+  }
+  if (supersededAt === undefined) return undefined;
+  return { supersededAt, latencyMs: Math.max(0, revokedAt - supersededAt) };
 }
 
 /** An instant as ISO 8601 to the second, rounded up so that a grace period is never shortened. */

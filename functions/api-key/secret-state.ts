@@ -1,5 +1,6 @@
 import {
   DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
   type SecretsManagerClient,
   TagResourceCommand,
   UntagResourceCommand,
@@ -74,6 +75,32 @@ export class ApiKeySecretStore {
       scheduled,
       emergency,
     };
+  }
+
+  /**
+   * When each version of the secret was created (milliseconds since the epoch), the versions without a label
+   * included: `ListSecretVersionIds` with `IncludeDeprecated` (one call unless the secret has more than 100).
+   */
+  async versionCreatedDates(secretArn: string): Promise<Map<string, number>> {
+    const created = new Map<string, number>();
+    let nextToken: string | undefined;
+    do {
+      const out = await this.#client.send(
+        new ListSecretVersionIdsCommand({
+          SecretId: secretArn,
+          IncludeDeprecated: true,
+          MaxResults: 100,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      );
+      for (const version of out.Versions ?? []) {
+        const at = version.CreatedDate?.getTime();
+        if (version.VersionId !== undefined && at !== undefined && !Number.isNaN(at))
+          created.set(version.VersionId, at);
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return created;
   }
 
   /** The value of one version, or `undefined` when it no longer exists. */

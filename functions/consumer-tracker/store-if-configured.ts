@@ -1,4 +1,5 @@
 import { SDK_RETRY_CONFIG } from '../rotation/sdk-config';
+import { countThrottles } from '../rotation/throttles';
 import type { ConsumerStore } from './store';
 
 /**
@@ -11,5 +12,5 @@ export function consumerStoreIfConfigured(env: NodeJS.ProcessEnv = process.env):
   if (!table) return undefined;
   const sdk = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
   const store = require('./store') as typeof import('./store');
-  return new store.ConsumerStore(new sdk.DynamoDBClient(SDK_RETRY_CONFIG), table);
+  return new store.ConsumerStore(countThrottles(new sdk.DynamoDBClient(SDK_RETRY_CONFIG)), table);
 }

@@ -2,7 +2,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { createRotationHandler, type Environment, type RotationHandler } from '../rotation';
+import { countThrottles, createRotationHandler, type Environment, type RotationHandler } from '../rotation';
 import { type JwtConfig, loadJwtConfig } from './config';
 import { JwksPublisher } from './jwks-publisher';
 import { generateSigningKey, type KeyGenerator } from './key-generator';
@@ -44,7 +44,7 @@ export function createJwtStrategy(
   deps: Pick<JwtHandlerDependencies, 's3' | 'ssm' | 'now' | 'generateKey'>,
 ): JwtKeySetStrategy {
   const publisher = new JwksPublisher({
-    s3: deps.s3,
+    s3: countThrottles(deps.s3),
     bucket: config.jwksBucket,
     key: config.jwksKey,
     cacheSeconds: config.jwksCacheSeconds,

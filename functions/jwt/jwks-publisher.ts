@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { isNamed, SDK_RETRY_CONFIG } from '../rotation';
+import { countThrottles, isNamed, SDK_RETRY_CONFIG } from '../rotation';
 import { type JwksDocument, serializeJwks } from './key-set';
 
 /** `Content-Type` of the published document. */
@@ -90,7 +90,7 @@ export class JwksPublisher {
   private ssm() {
     this.#ssm ??= import('@aws-sdk/client-ssm').then((sdk) => ({
       sdk,
-      client: this.#options.ssm ?? new sdk.SSMClient(SDK_RETRY_CONFIG),
+      client: countThrottles(this.#options.ssm ?? new sdk.SSMClient(SDK_RETRY_CONFIG)),
     }));
     return this.#ssm;
   }

@@ -37,6 +37,11 @@ export const MetricName = {
   SUCCEEDED: 'RotationSucceeded',
   FAILED: 'RotationFailed',
   STEP_DURATION: 'StepDuration',
+  /**
+   * Attempts AWS answered with a throttling error during one step invocation (or one API key sweep), those the
+   * SDK retried successfully included; published for every invocation, 0 included.
+   */
+  THROTTLED_REQUESTS: 'ThrottledRequests',
 } as const;
 
 /** Default CloudWatch namespace of our metrics, overridable with `POWERTOOLS_METRICS_NAMESPACE`. */

@@ -1,5 +1,6 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SDK_RETRY_CONFIG } from './sdk-config';
+import { countThrottles } from './throttles';
 
 /**
  * The EventBridge client of a function entry when `EVENT_BUS_NAME` is set, else `undefined`. The EventBridge
@@ -9,5 +10,5 @@ import { SDK_RETRY_CONFIG } from './sdk-config';
 export function eventBridgeIfConfigured(env: NodeJS.ProcessEnv = process.env): EventBridgeClient | undefined {
   if (!env.EVENT_BUS_NAME) return undefined;
   const sdk = require('@aws-sdk/client-eventbridge') as typeof import('@aws-sdk/client-eventbridge');
-  return new sdk.EventBridgeClient(SDK_RETRY_CONFIG);
+  return countThrottles(new sdk.EventBridgeClient(SDK_RETRY_CONFIG));
 }

@@ -8,4 +8,5 @@ export { REDACTED, Redactor } from './redactor';
 export { createRotationHandler, type RotationHandler, type RotationHandlerDependencies } from './rotation';
 export { SDK_RETRY_CONFIG } from './sdk-config';
 export { isNamed, type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
+export { countThrottles, ThrottleCount, withThrottleCount } from './throttles';
 export * from './types';

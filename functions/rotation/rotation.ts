@@ -20,6 +20,7 @@ import { createRotationLogger, createRotationMetrics, RedactionScope } from './o
 import { VersionReadMemo } from './read-memo';
 import { Redactor } from './redactor';
 import { pendingInProgress, type SecretDescription, SecretsStore, versionWithStage } from './secrets-store';
+import { countThrottles, ThrottleCount, withThrottleCount } from './throttles';
 import type {
   OutsideWriteResolution,
   PasswordOptions,
@@ -60,8 +61,12 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
   const scope = new RedactionScope();
   const logger = deps.logger ?? createRotationLogger(scope);
   const metrics = deps.metrics ?? createRotationMetrics(strategy.kind, strategy.name);
-  const store = new SecretsStore(deps.secretsManager);
-  const events = new RotationEventPublisher(deps.eventBridge, config.eventBusName);
+  // Throttled attempts are counted on these clients (the strategy's own are counted where they are built).
+  const store = new SecretsStore(countThrottles(deps.secretsManager));
+  const events = new RotationEventPublisher(
+    deps.eventBridge ? countThrottles(deps.eventBridge) : undefined,
+    config.eventBusName,
+  );
   const now = deps.now ?? Date.now;
   if (config.eventBusName && !deps.eventBridge) {
     throw new RotationError('An EventBridge client is required when an event bus is configured');
@@ -69,10 +74,13 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
 
   return (rawEvent: unknown): Promise<void> => {
     const redactor = new Redactor();
-    return scope.run(redactor, () => invoke(rawEvent, redactor));
+    const throttles = new ThrottleCount();
+    return scope.run(redactor, () =>
+      withThrottleCount(throttles, () => invoke(rawEvent, redactor, throttles)),
+    );
   };
 
-  async function invoke(rawEvent: unknown, redactor: Redactor): Promise<void> {
+  async function invoke(rawEvent: unknown, redactor: Redactor, throttles: ThrottleCount): Promise<void> {
     // Reads are remembered for this invocation only: never from one step, or one invocation, to the next.
     const reads = new VersionReadMemo(store);
     const started = now();
@@ -104,6 +112,8 @@ export function createRotationHandler(deps: RotationHandlerDependencies): Rotati
       recordStepDuration(event.step, now() - started);
       throw await fail(error, secretArn, event, redactor);
     } finally {
+      // Every step invocation, 0 included: attempts AWS throttled, also those the SDK then retried successfully.
+      metrics.addMetric(MetricName.THROTTLED_REQUESTS, MetricUnit.Count, throttles.value);
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
     }

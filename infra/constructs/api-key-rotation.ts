@@ -206,8 +206,11 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
     // the function never generates one (found by the IAM replay, test/infra/iam-replay.test.ts).
     const serviceGeneratesKeys =
       provider.type === ApiKeyProviderType.HTTP && provider.config.issue?.keyValuePointer !== undefined;
+    // ListSecretVersionIds: a sweep that revokes a superseded key reads when its successor was created, for
+    // the revocation latency (RevocationLatency, docs/api-keys.md).
     this.rotationSchedule = scheduleRotation(this, props.secret, fn.function, schedule, {
       randomPassword: !serviceGeneratesKeys,
+      listVersions: true,
     });
 
     const secretArnForPolicies = arnForPolicies(props.secret);

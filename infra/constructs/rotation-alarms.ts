@@ -327,6 +327,25 @@ export class RotationAlarms extends Construct {
         ],
         right: [overdue],
       }),
+      new cloudwatch.GraphWidget({
+        // ThrottledRequests: one value per step invocation (0 included), attempts the SDK retried counted too.
+        title: `${title}: throttled requests to AWS during rotations`,
+        left: [
+          metric('ThrottledRequests', 'Sum').with({ label: 'throttled attempts', period: Duration.hours(1) }),
+        ],
+      }),
     );
+    if (rotation.kind === 'api-key') {
+      // RevocationLatency: per superseded key revoked, from the creation of the version that superseded it.
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: `${title}: time from new version to revocation of the old key (ms)`,
+          left: [
+            metric('RevocationLatency', 'p50').with({ label: 'p50' }),
+            metric('RevocationLatency', 'Maximum').with({ label: 'maximum' }),
+          ],
+        }),
+      );
+    }
   }
 }

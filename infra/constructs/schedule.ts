@@ -257,7 +257,8 @@ export interface GrantRotationOptions {
   /**
    * `secretsmanager:ListSecretVersionIds` on the secret: for the single-user database rotation, which looks
    * among the versions that lost their labels for the password that logs in after an outside write
-   * (docs/security.md, "Protocol and redaction").
+   * (docs/security.md, "Protocol and redaction"), and for the API key rotation, whose sweep reads when the
+   * version that superseded a revoked key was created (the revocation latency).
    * @default false
    */
   readonly listVersions?: boolean;

@@ -1,5 +1,6 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
 import {
+  countThrottles,
   InvalidSecretValueError,
   type RotationContext,
   RotationError,
@@ -62,7 +63,7 @@ export class RdsMasterStrategy implements RotationStrategy {
   private rds() {
     this.#rds ??= import('@aws-sdk/client-rds').then((sdk) => ({
       sdk,
-      client: this.options.rds ?? new sdk.RDSClient(SDK_RETRY_CONFIG),
+      client: countThrottles(this.options.rds ?? new sdk.RDSClient(SDK_RETRY_CONFIG)),
     }));
     return this.#rds;
   }

@@ -36,7 +36,12 @@ describe('the grace period', () => {
     // GIVEN
     const { fake, handler, arn, clock, eventBridge, initial } = setUp();
     const previous = fake.versionOf(arn, 'AWSCURRENT') as string;
-    await rotate(fake, handler, arn);
+    const token = await rotate(fake, handler, arn);
+    // when Secrets Manager created the two versions (the revocation latency is measured from the second)
+    const versions = fake.secrets.get(arn)?.versions;
+    const supersededAt = clock.ms - 1000;
+    (versions?.get(previous) as { createdDate: Date }).createdDate = new Date(supersededAt - 60_000);
+    (versions?.get(token) as { createdDate: Date }).createdDate = new Date(supersededAt);
     clock.advance(GRACE_SECONDS);
     // WHEN
     await handler(sweepEvent(arn));
@@ -54,6 +59,8 @@ describe('the grace period', () => {
       reason: 'grace-period-ended',
       outcome: 'revoked',
       revokeAfter: expect.any(String),
+      supersededAt: new Date(supersededAt).toISOString(),
+      latencyMs: GRACE_SECONDS * 1000 + 1000,
     });
   });
 
