@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
 import { FUNCTIONS_DIR, ROTATION_BUNDLING } from '../infra/constructs/rotation-function';
+import { coldStartEnv } from './cold-start-env';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -27,14 +28,6 @@ if (!Number.isInteger(RUNS) || RUNS < 1) {
   console.error('--runs must be a positive integer');
   process.exit(2);
 }
-
-/** The configuration each function validates at cold start (no secret, no endpoint is contacted). */
-const COLD_START_ENV: Record<string, Record<string, string>> = {
-  database: { ROTATION_STRATEGY: 'single-user' },
-  overdue: { SECRET_IDS: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf' },
-  jwt: { JWKS_BUCKET: 'jwks-bucket', JWKS_KEY: '.well-known/jwks.json' },
-  'api-key': { ROTATION_STRATEGY: 'self-issued' },
-};
 
 /** A handler that does nothing, bundled the same way: the floor every function is compared with. */
 const MINIMAL_HANDLER = 'export const handler = async (event: unknown) => ({ ok: event !== undefined });\n';
@@ -78,7 +71,10 @@ function main() {
     });
     // Round-robin: a slow moment of the machine falls on every function alike, not on one of them.
     for (let run = 0; run < RUNS; run++) {
-      for (const b of bundles) b.samples.push(coldStart(b.bundle, COLD_START_ENV[b.name] ?? {}));
+      for (const b of bundles)
+        b.samples.push(
+          coldStart(b.bundle, b.name === 'minimal handler (baseline)' ? {} : coldStartEnv(b.name)),
+        );
     }
     const rows: Row[] = bundles.map(({ name, bundle, samples }) => {
       const code = readFileSync(bundle);

@@ -28,6 +28,7 @@ import type { LocalDatabase } from '../local/databases/common';
 import { mariaDbAvailable, startMariaDb } from '../local/databases/mariadb';
 import { startPostgres } from '../local/databases/postgres';
 import { type LocalAws, startMoto } from '../local/moto';
+import { coldStartEnv } from './cold-start-env';
 import type { BaselineOutput, RotateOutput, WorkerDatabase, WorkerInput } from './rotation-worker';
 
 const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -96,21 +97,6 @@ const CASES: readonly Case[] = [
 
 /** Cold-start goals of issue 17. */
 const COLD_START_GOAL_MS = { database: 80, other: 100 } as const;
-
-/** The configuration each function validates at cold start (no secret, no endpoint is contacted). */
-const COLD_START_ENV: Record<string, Record<string, string>> = {
-  database: { ROTATION_KIND: 'database', ROTATION_STRATEGY: 'single-user' },
-  overdue: { SECRET_IDS: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf' },
-  jwt: { JWKS_BUCKET: 'jwks-bucket', JWKS_KEY: '.well-known/jwks.json' },
-  'api-key': { ROTATION_STRATEGY: 'self-issued' },
-  approval: {
-    SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf',
-    APPROVAL_TABLE: 'approvals',
-    APPROVAL_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:approvals',
-  },
-  audit: { AUDIT_LOG_GROUP: 'audit', AUDIT_WINDOW_SECONDS: '3600', AUDIT_LAG_SECONDS: '900' },
-  'consumer-tracker': { TRACKER_TABLE: 'consumers' },
-};
 
 const MINIMAL_HANDLER = 'export const handler = async (event: unknown) => ({ ok: event !== undefined });\n';
 
@@ -317,7 +303,7 @@ function functionBundles(dir: string): FunctionBundle[] {
   for (const name of readdirSync(FUNCTIONS_DIR).sort()) {
     const entry = join(FUNCTIONS_DIR, name, 'handler.ts');
     if (!isFile(entry)) continue;
-    out.push({ name, file: bundle(entry, join(dir, `${name}.js`)), env: COLD_START_ENV[name] ?? {} });
+    out.push({ name, file: bundle(entry, join(dir, `${name}.js`)), env: { ...coldStartEnv(name) } });
   }
   return out;
 }
