@@ -35,6 +35,29 @@ describe('the example app', () => {
     });
   });
 
+  it("makes the RDS master's rotation wait for approval and keeps the audit trail of the bus, archived, on the dashboard", () => {
+    const template = Template.fromStack(stack);
+    // the master secret is tagged for the CLI; its schedule is the approval's, not Secrets Manager's
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'secret-rotation:approval', Value: 'required' }]),
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0 3 ? * SUN *)',
+      Targets: [Match.objectLike({ Input: '{"action":"request"}' })],
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/secret-rotation/audit' });
+    template.hasResourceProperties('AWS::Events::Archive', { RetentionDays: 400 });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: Match.anyValue(),
+      EventPattern: { source: ['secret-rotation', 'secret-rotation.operations'] },
+    });
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    for (const name of ['ApprovalsWaiting', 'AuditCompleteness', 'Rollbacks', 'FleetRotations'])
+      expect(body).toContain(name);
+    expect(stack.masterApproval).toBeDefined();
+    expect(stack.audit).toBeDefined();
+  });
+
   it('synthesizes a template cfn-lint finds no error in', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rotation-cfn-'));
     try {

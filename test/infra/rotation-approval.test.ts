@@ -1,8 +1,10 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { DatabaseSecretRotation, RotationEvents } from '../../infra/constructs';
@@ -114,6 +116,47 @@ describe('RotationApproval', () => {
       (s) => Array.isArray(s.Action) && s.Action.includes('secretsmanager:RotateSecret'),
     );
     expect(rotate?.Resource).toEqual({ Ref: expect.stringMatching(/^Payments/) });
+  });
+
+  it("publishes to the approvers' topic with kms:GenerateDataKey and kms:Decrypt of its key through SNS, no wildcard action", () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const kmsStatements = statements.filter((s) => JSON.stringify(s.Action).includes('kms:'));
+    expect(kmsStatements.length).toBeGreaterThan(0);
+    for (const s of kmsStatements) {
+      expect(s.Action).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+      expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ApprovalApproversKey/), 'Arn'] });
+      expect(JSON.stringify(s.Condition)).toContain('kms:EncryptionContext:aws:sns:topicArn');
+      expect(JSON.stringify(s.Condition)).toContain('kms:ViaService');
+    }
+  });
+
+  it('adds the approvals widget (waiting, expired, overdue) to the dashboard it is given', () => {
+    const widgets = approval.widgets();
+    expect(widgets).toHaveLength(1);
+    const other = new Stack(new App(), 'WithDashboard', {
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const dashboard = new cloudwatch.Dashboard(other, 'Dashboard');
+    const otherSecret = new secretsmanager.Secret(other, 'S');
+    otherSecret.addRotationSchedule('R', {
+      rotationLambda: lambda.Function.fromFunctionArn(
+        other,
+        'Fn',
+        'arn:aws:lambda:eu-west-1:123456789012:function:rotation',
+      ),
+    });
+    new RotationApproval(other, 'Approval', {
+      secret: otherSecret,
+      schedule: events.Schedule.rate(Duration.days(7)),
+      dashboard,
+    });
+    const body = JSON.stringify(Template.fromStack(other).toJSON());
+    for (const name of ['ApprovalsWaiting', 'ApprovalExpired', 'ApprovalOverdue'])
+      expect(body).toContain(`\\"SecretRotation\\",\\"${name}\\",\\"service\\",\\"secret-rotation\\"`);
   });
 
   it('rejects an expiry outside 5 minutes to 30 days, and a secret without a rotation yet, naming the prop', () => {
