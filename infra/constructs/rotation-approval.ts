@@ -129,7 +129,9 @@ export class RotationApproval extends Construct {
       },
     });
     const fn = this.approvalFunction.function;
-    this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:GetItem');
+    // What the function calls (the IAM replay records it): Query the secret's requests, PutItem a new one,
+    // UpdateItem an expiry. GetItem is the CLI's (grantApprove), not the function's.
+    this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     this.#grantPublish(fn);
     props.eventBus?.grantPutEventsTo(fn);
     new events.Rule(this, 'Due', {
