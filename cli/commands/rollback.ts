@@ -347,7 +347,7 @@ async function recordRollback(
         versionId: r.to,
         kind: r.kind.kind ?? null,
         strategy: r.kind.strategy ?? null,
-        note: `AWSCURRENT ${r.from} -> ${r.to}`,
+        note: `AWSCURRENT back from ${r.from}`,
       },
     },
   ]);

@@ -13,6 +13,11 @@ import {
 } from '../rotation';
 import { type ApprovalRequest, ApprovalStore, publishAuditEvent, RequestState } from './approvals';
 
+/**
+ * The dimension of the approval metrics besides `service`: the secret's ARN as the function is configured with
+ * it (`SECRET_ARN`), which RotationApproval's alarm and widget use too.
+ */
+export const APPROVAL_METRIC_DIMENSION = 'secretArn';
 /** Pending requests of the secret (a gauge, for the dashboard). */
 export const APPROVALS_WAITING_METRIC = 'ApprovalsWaiting';
 /** 1 when a run expired a request: the rotation did not happen. */
@@ -151,6 +156,8 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
     const latest = requested ?? all[all.length - 1];
     const latestState = latest && expiredIds.has(latest.requestId) ? RequestState.EXPIRED : latest?.state;
     const overdue = latestState === RequestState.EXPIRED || latestState === RequestState.DENIED;
+    // One series a gated secret: two approvals in an account must not share (and cross-fire) one alarm.
+    metrics.addDimension(APPROVAL_METRIC_DIMENSION, config.secretArn);
     metrics.addMetric(APPROVALS_WAITING_METRIC, MetricUnit.Count, pending.length);
     metrics.addMetric(APPROVAL_EXPIRED_METRIC, MetricUnit.Count, expired.length > 0 ? 1 : 0);
     metrics.addMetric(APPROVAL_OVERDUE_METRIC, MetricUnit.Count, overdue ? 1 : 0);

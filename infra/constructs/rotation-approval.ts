@@ -13,6 +13,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { ApprovalTag } from '../../functions/approval/approvals';
 import {
   APPROVAL_EXPIRED_METRIC,
+  APPROVAL_METRIC_DIMENSION,
   APPROVAL_OVERDUE_METRIC,
   APPROVALS_WAITING_METRIC,
 } from '../../functions/approval/request';
@@ -169,14 +170,15 @@ export class RotationApproval extends Construct {
   }
 
   /**
-   * One of the approval function's metrics, as it emits them (EMF): namespace `SecretRotation`, dimension
-   * `service` = `secret-rotation`, published by every run (the schedule's and the hourly sweep's).
+   * One of the approval function's metrics, as it emits them (EMF): namespace `SecretRotation`, dimensions
+   * `service` = `secret-rotation` and `secretArn` = this secret's ARN (the function's SECRET_ARN), published
+   * by every run (the schedule's and the hourly sweep's).
    */
   metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: DEFAULT_METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { service: 'secret-rotation' },
+      dimensionsMap: { service: 'secret-rotation', [APPROVAL_METRIC_DIMENSION]: this.#secret.secretArn },
       period: Duration.hours(1),
       ...props,
     });

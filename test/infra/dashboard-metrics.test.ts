@@ -49,17 +49,20 @@ function emfMetrics(lines: readonly string[]): Emitted[] {
   return out;
 }
 
-/** The metrics of a synthesized dashboard body (tokens in it replaced by a placeholder). */
+/** A template value as a string: `Fn::Join` joined, a `Ref` as `ref:<id>`, anything else a placeholder. */
+const flatten = (v: unknown): string => {
+  if (typeof v === 'string') return v;
+  const node = v as Record<string, unknown>;
+  if (node['Fn::Join']) return ((node['Fn::Join'] as [string, unknown[]])[1] ?? []).map(flatten).join('');
+  if (typeof node.Ref === 'string') return `ref:${node.Ref}`;
+  return 'TOKEN';
+};
+
+/** The metrics of a synthesized dashboard body. */
 function dashboardMetrics(template: Template): Charted[] {
   const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as Array<{
     Properties: { DashboardBody: unknown };
   }>;
-  const flatten = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    const node = v as Record<string, unknown>;
-    if (node['Fn::Join']) return ((node['Fn::Join'] as [string, unknown[]])[1] ?? []).map(flatten).join('');
-    return 'TOKEN';
-  };
   const out: Charted[] = [];
   for (const d of dashboards) {
     const body = JSON.parse(flatten(d.Properties.DashboardBody)) as {
@@ -139,6 +142,21 @@ describe('the dashboard charts the approval and audit metrics the functions emit
       }),
     );
 
+    // The example app, synthesized; the approval function runs with its SECRET_ARN as the template has it
+    const stack = new ExampleStack(new App(), 'Example', {
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const template = Template.fromStack(stack);
+    charted = dashboardMetrics(template);
+    const approvalEnv = (
+      Object.values(template.findResources('AWS::Lambda::Function')) as Array<{
+        Properties: { Environment?: { Variables?: Record<string, unknown> } };
+      }>
+    )
+      .map((f) => f.Properties.Environment?.Variables ?? {})
+      .find((v) => v.APPROVAL_TABLE !== undefined) as Record<string, unknown>;
+    const secretArn = flatten(approvalEnv.SECRET_ARN);
+
     // Powertools writes EMF through the console in dev mode: capture it
     jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
       output.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
@@ -149,7 +167,7 @@ describe('the dashboard charts the approval and audit metrics the functions emit
       dynamodb: new DynamoDBClient(config),
       sns: new SNSClient(config),
       config: loadApprovalConfig({
-        SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-AbCdEf',
+        SECRET_ARN: secretArn,
         APPROVAL_TABLE: 'approvals',
         APPROVAL_TOPIC_ARN: topicArn,
       }),
@@ -160,11 +178,6 @@ describe('the dashboard charts the approval and audit metrics the functions emit
     jest.restoreAllMocks();
     emitted = emfMetrics(output);
     output = [];
-
-    const stack = new ExampleStack(new App(), 'Example', {
-      env: { account: '123456789012', region: 'eu-west-1' },
-    });
-    charted = dashboardMetrics(Template.fromStack(stack));
   });
 
   afterAll(async () => {

@@ -519,7 +519,11 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     // The approval function on its schedule (a request: Query, PutItem, SNS, an event), then the sweep a day
     // after its expiry (UpdateItem, an event); the audit completeness check reads the audit log group
     as(approvalFn);
-    const noMetrics = { addMetric: () => undefined, publishStoredMetrics: () => undefined } as never;
+    const noMetrics = {
+      addDimension: () => undefined,
+      addMetric: () => undefined,
+      publishStoredMetrics: () => undefined,
+    } as never;
     const approvalAt = (at: Date) =>
       createApprovalHandler({
         dynamodb: record(new DynamoDBClient(aws.clientConfig), 'dynamodb', current, log),

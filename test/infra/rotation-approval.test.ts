@@ -155,8 +155,39 @@ describe('RotationApproval', () => {
       dashboard,
     });
     const body = JSON.stringify(Template.fromStack(other).toJSON());
-    for (const name of ['ApprovalsWaiting', 'ApprovalExpired', 'ApprovalOverdue'])
-      expect(body).toContain(`\\"SecretRotation\\",\\"${name}\\",\\"service\\",\\"secret-rotation\\"`);
+    for (const name of ['ApprovalsWaiting', 'ApprovalExpired', 'ApprovalOverdue']) {
+      expect(body).toContain(
+        `\\"SecretRotation\\",\\"${name}\\",\\"secretArn\\",\\"",{"Ref":"S509448A1"},"\\",\\"service\\",\\"secret-rotation\\"`,
+      );
+    }
+  });
+
+  it("gives each gated secret its own approval series: two approvals' overdue alarms do not share one metric", () => {
+    const other = new Stack(new App(), 'Two', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const fn = lambda.Function.fromFunctionArn(
+      other,
+      'Fn',
+      'arn:aws:lambda:eu-west-1:123456789012:function:r',
+    );
+    for (const id of ['A', 'B']) {
+      const s = new secretsmanager.Secret(other, id);
+      s.addRotationSchedule('R', { rotationLambda: fn });
+      new RotationApproval(other, `${id}Approval`, {
+        secret: s,
+        schedule: events.Schedule.rate(Duration.days(7)),
+      });
+    }
+    const alarms = Object.values(Template.fromStack(other).findResources('AWS::CloudWatch::Alarm')) as Array<{
+      Properties: { Dimensions: Array<{ Name: string; Value: unknown }> };
+    }>;
+    expect(alarms).toHaveLength(2);
+    const dimensions = alarms.map((a) => JSON.stringify(a.Properties.Dimensions));
+    expect(new Set(dimensions).size).toBe(2);
+    for (const a of alarms)
+      expect(a.Properties.Dimensions).toEqual([
+        { Name: 'secretArn', Value: { Ref: expect.stringMatching(/^[AB][0-9A-F]{8}$/) } },
+        { Name: 'service', Value: 'secret-rotation' },
+      ]);
   });
 
   it('rejects an expiry outside 5 minutes to 30 days, and a secret without a rotation yet, naming the prop', () => {

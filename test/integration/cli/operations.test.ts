@@ -255,7 +255,11 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
         EVENT_BUS_NAME: BUS,
         APPROVAL_EXPIRES_SECONDS: '3600',
       }),
-      metrics: { addMetric: () => undefined, publishStoredMetrics: () => undefined } as never,
+      metrics: {
+        addDimension: () => undefined,
+        addMetric: () => undefined,
+        publishStoredMetrics: () => undefined,
+      } as never,
       ...(now ? { now } : {}),
     });
   };

@@ -375,7 +375,7 @@ describe('rollback in the audit trail', () => {
       actor: ALICE,
       versionId: V1,
       reason: 'INC-7 reporting job broken',
-      detail: `AWSCURRENT ${V2} -> ${V1}`,
+      detail: `AWSCURRENT back from ${V2}`,
     });
     expect((JSON.parse(out.stdout) as RollbackJson).audit).toEqual({
       reason: 'INC-7 reporting job broken',
