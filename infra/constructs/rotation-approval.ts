@@ -10,7 +10,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, type IConstruct } from 'constructs';
-import { ApprovalTag } from '../../functions/approval/approvals';
+import { ApprovalTag, FourEyesBy } from '../../functions/approval/approvals';
 import {
   APPROVAL_EXPIRED_METRIC,
   APPROVAL_METRIC_DIMENSION,
@@ -36,6 +36,15 @@ export interface RotationApprovalProps {
    * @default true
    */
   readonly fourEyes?: boolean;
+  /**
+   * What four-eyes compares. `'person'`: an assumed-role session is its role and session name; it holds when
+   * the session name is the person's (IAM Identity Center sets it to the user name; a trust policy can pin
+   * `sts:RoleSessionName`), not when whoever calls `sts:AssumeRole` picks it (a second session under another
+   * name would approve the first's request). `'role'`: the role only; the approver must come through
+   * another role than the requester (or be another IAM user).
+   * @default 'person'
+   */
+  readonly fourEyesBy?: FourEyesBy;
   /**
    * Where approvers are notified (subscribe e-mail, chat or paging to it).
    * @default - a new topic encrypted with a new key
@@ -99,6 +108,12 @@ export class RotationApproval extends Construct {
       );
     }
     const fourEyes = props.fourEyes ?? true;
+    const fourEyesBy = props.fourEyesBy ?? FourEyesBy.PERSON;
+    if (fourEyesBy !== FourEyesBy.PERSON && fourEyesBy !== FourEyesBy.ROLE) {
+      throw new Error(
+        `RotationApprovalProps.fourEyesBy must be 'person' or 'role', got '${String(fourEyesBy)}'`,
+      );
+    }
     this.#secret = props.secret;
     this.table = new dynamodb.Table(this, 'Requests', {
       partitionKey: { name: 'secretArn', type: dynamodb.AttributeType.STRING },
@@ -126,6 +141,7 @@ export class RotationApproval extends Construct {
         APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
         APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
         FOUR_EYES: String(fourEyes),
+        FOUR_EYES_BY: fourEyesBy,
         ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
       },
     });
@@ -163,6 +179,7 @@ export class RotationApproval extends Construct {
     Tags.of(tagged).add(ApprovalTag.TABLE, this.table.tableName);
     Tags.of(tagged).add(ApprovalTag.TOPIC, this.approversTopic.topicArn);
     Tags.of(tagged).add(ApprovalTag.FOUR_EYES, String(fourEyes));
+    Tags.of(tagged).add(ApprovalTag.FOUR_EYES_BY, fourEyesBy);
     Tags.of(tagged).add(ApprovalTag.EXPIRES_SECONDS, String(expiresAfter.toSeconds()));
     if (props.eventBus) Tags.of(tagged).add(ApprovalTag.EVENT_BUS, props.eventBus.eventBusName);
     RotationApproval.disableAutomaticRotation(props.secret);

@@ -190,6 +190,36 @@ describe('RotationApproval', () => {
       ]);
   });
 
+  it("compares four-eyes by person unless told 'role': the function's FOUR_EYES_BY and the secret's tag say which", () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ FOUR_EYES: 'true', FOUR_EYES_BY: 'person' }) },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'secret-rotation:four-eyes-by', Value: 'person' }]),
+    });
+    const other = new Stack(new App(), 'ByRole', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const s = new secretsmanager.Secret(other, 'S');
+    s.addRotationSchedule('R', {
+      rotationLambda: lambda.Function.fromFunctionArn(
+        other,
+        'Fn',
+        'arn:aws:lambda:eu-west-1:123456789012:function:r',
+      ),
+    });
+    new RotationApproval(other, 'Approval', {
+      secret: s,
+      schedule: events.Schedule.rate(Duration.days(7)),
+      fourEyesBy: 'role',
+    });
+    const t = Template.fromStack(other);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ FOUR_EYES_BY: 'role' }) },
+    });
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'secret-rotation:four-eyes-by', Value: 'role' }]),
+    });
+  });
+
   it('rejects an expiry outside 5 minutes to 30 days, and a secret without a rotation yet, naming the prop', () => {
     const other = new Stack(new App(), 'Bad');
     const bare = new secretsmanager.Secret(other, 'Bare');

@@ -456,3 +456,73 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
     }
   }
 });
+
+describe('four-eyes by person and by role, against moto (the conditional write decides)', () => {
+  const sessions: Record<string, Record<string, string>> = {};
+  const as = (args: string[], who: string) =>
+    runCli(world, ['--endpoint-url', world.aws.endpoint, ...args], sessions[who] ?? {});
+
+  beforeAll(async () => {
+    // alice's second session of the same role under a name she chose, and carol of the approvers' role
+    const sts = new STSClient(world.aws.clientConfig);
+    for (const [who, role, session] of [
+      ['alice', 'oncall', 'alice'],
+      ['alice-again', 'oncall', 'not-alice'],
+      ['bob', 'oncall', 'bob'],
+      ['carol', 'approvers', 'carol'],
+    ] as const) {
+      const out = await sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::123456789012:role/${role}`,
+          RoleSessionName: session,
+        }),
+      );
+      sessions[who] = {
+        AWS_ACCESS_KEY_ID: out.Credentials?.AccessKeyId as string,
+        AWS_SECRET_ACCESS_KEY: out.Credentials?.SecretAccessKey as string,
+        AWS_SESSION_TOKEN: out.Credentials?.SessionToken as string,
+      };
+    }
+    for (const [name, by] of [
+      ['ops/by-person', 'person'],
+      ['ops/by-role', 'role'],
+    ] as const) {
+      await createSecret(world, name, JSON.stringify({ token: 'gated-value' }), {
+        [ApprovalTag.REQUIRED]: 'required',
+        [ApprovalTag.TABLE]: TABLE,
+        [ApprovalTag.FOUR_EYES]: 'true',
+        [ApprovalTag.FOUR_EYES_BY]: by,
+      });
+      await configureRotation(world, name, 30);
+    }
+  });
+
+  it("by person (the default): a second session of the requester's role under another name counts as another person", async () => {
+    expect((await as(['request-approval', 'ops/by-person'], 'alice')).code).toBe(0);
+    // the weakness 'role' closes: the session name is the caller's choice with a plain AssumeRole
+    const out = await as(['approve', 'ops/by-person', '--reason', 'looks fine', '--json'], 'alice-again');
+    expect(out.code).toBe(0);
+    expect((JSON.parse(out.stdout) as ApprovalJson).decidedBy).toBe(
+      'arn:aws:sts::123456789012:assumed-role/oncall/not-alice',
+    );
+  });
+
+  it("by role: nobody in the requester's role may approve, whatever the session name; another role may", async () => {
+    const asked = await as(['request-approval', 'ops/by-role', '--json'], 'alice');
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).not.toContain('gated-value');
+    for (const who of ['alice-again', 'bob']) {
+      const refused = await as(['approve', 'ops/by-role', '--reason', 'mine'], who);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        "through the caller's role (arn:aws:iam::123456789012:role/oncall): four-eyes by role requires an approver from another role",
+      );
+    }
+    const approved = await as(['approve', 'ops/by-role', '--reason', 'reviewed', '--json'], 'carol');
+    expect(approved.code).toBe(0);
+    expect(JSON.parse(approved.stdout) as ApprovalJson).toMatchObject({
+      state: 'approved',
+      decidedBy: 'arn:aws:sts::123456789012:assumed-role/approvers/carol',
+    });
+  });
+});
