@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { ApprovalTag, FourEyesBy } from '../../functions/approval/approvals';
 import {
   APPROVAL_EXPIRED_METRIC,
@@ -19,6 +19,7 @@ import {
 } from '../../functions/approval/request';
 import { DEFAULT_METRICS_NAMESPACE } from '../../functions/rotation/constants';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
+import { secretResourceOf, tagAuditBus } from './secret-tags';
 
 /** Props of a rotation that waits for a person's approval. */
 export interface RotationApprovalProps {
@@ -181,7 +182,7 @@ export class RotationApproval extends Construct {
     Tags.of(tagged).add(ApprovalTag.FOUR_EYES, String(fourEyes));
     Tags.of(tagged).add(ApprovalTag.FOUR_EYES_BY, fourEyesBy);
     Tags.of(tagged).add(ApprovalTag.EXPIRES_SECONDS, String(expiresAfter.toSeconds()));
-    if (props.eventBus) Tags.of(tagged).add(ApprovalTag.EVENT_BUS, props.eventBus.eventBusName);
+    if (props.eventBus) tagAuditBus(props.secret, props.eventBus);
     RotationApproval.disableAutomaticRotation(props.secret);
     if (props.dashboard) props.dashboard.addWidgets(...this.widgets());
   }
@@ -298,14 +299,4 @@ export class RotationApproval extends Construct {
       }),
     );
   }
-}
-
-/** The construct holding the AWS::SecretsManager::Secret of `secret`: the wrapped secret of an attachment. */
-function secretResourceOf(secret: secretsmanager.ISecret): IConstruct {
-  if (secret instanceof secretsmanager.SecretTargetAttachment) {
-    // SecretBase.attach() creates the attachment inside the secret it attaches
-    const owner = secret.node.scope;
-    if (owner instanceof secretsmanager.Secret) return owner;
-  }
-  return secret;
 }

@@ -58,6 +58,21 @@ describe('the example app', () => {
     expect(stack.audit).toBeDefined();
   });
 
+  it('tags every rotated secret with the bus rollback and fleet rotation record on', () => {
+    const template = Template.fromStack(stack);
+    const busRef = { Ref: stack.getLogicalId(stack.events.eventBus.node.defaultChild as never) };
+    const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret')) as Array<{
+      Properties: { Tags?: Array<{ Key: string; Value: unknown }> };
+    }>;
+    // the application user's, the master's, the JWT key's and the API key's
+    expect(secrets).toHaveLength(4);
+    for (const s of secrets) {
+      expect(s.Properties.Tags).toEqual(
+        expect.arrayContaining([{ Key: 'secret-rotation:event-bus', Value: busRef }]),
+      );
+    }
+  });
+
   it('synthesizes a template cfn-lint finds no error in', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rotation-cfn-'));
     try {
