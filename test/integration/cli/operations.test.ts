@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateEventBusCommand,
   EventBridgeClient,
@@ -505,6 +505,33 @@ describe('four-eyes by person and by role, against moto (the conditional write d
     expect((JSON.parse(out.stdout) as ApprovalJson).decidedBy).toBe(
       'arn:aws:sts::123456789012:assumed-role/oncall/not-alice',
     );
+  });
+
+  it('keeps comparing a request made before the option existed (no fourEyesBy) by person', async () => {
+    const gated = await createSecret(world, 'ops/legacy', JSON.stringify({ token: 'legacy-value' }), {
+      [ApprovalTag.REQUIRED]: 'required',
+      [ApprovalTag.TABLE]: TABLE,
+    });
+    const dynamodb = new DynamoDBClient(world.aws.clientConfig);
+    const request = await new ApprovalStore(dynamodb, TABLE).create({
+      secretArn: gated,
+      requestedBy: 'arn:aws:sts::123456789012:assumed-role/oncall/alice',
+      now: new Date(),
+      expiresAfterMs: 3600_000,
+      fourEyes: true,
+      retentionDays: 1,
+    });
+    await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { secretArn: { S: gated }, requestId: { S: request.requestId } },
+        UpdateExpression: 'REMOVE fourEyesBy',
+      }),
+    );
+    const own = await as(['approve', 'ops/legacy', '--reason', 'mine'], 'alice');
+    expect(own.code).toBe(1);
+    expect(own.stderr).toContain('four-eyes requires another person to approve');
+    expect((await as(['approve', 'ops/legacy', '--reason', 'reviewed'], 'bob')).code).toBe(0);
   });
 
   it("by role: nobody in the requester's role may approve, whatever the session name; another role may", async () => {
