@@ -8,6 +8,7 @@ import {
   type ApprovalRequest,
   ApprovalStore,
   ApprovalTag,
+  FourEyesBy,
   publishAuditEvent,
   RefusalCode,
   RequestState,
@@ -329,6 +330,8 @@ export async function runRequestApproval(args: Args, context: CommandContext): P
     now: context.now(),
     expiresAfterMs: (Number.isFinite(expires) && expires > 0 ? expires : 86400) * 1000,
     fourEyes: state.tags[ApprovalTag.FOUR_EYES] !== 'false',
+    fourEyesBy:
+      state.tags[ApprovalTag.FOUR_EYES_BY] === FourEyesBy.ROLE ? FourEyesBy.ROLE : FourEyesBy.PERSON,
     retentionDays: 400,
   });
   const topic = state.tags[ApprovalTag.TOPIC];
@@ -349,7 +352,7 @@ export async function runRequestApproval(args: Args, context: CommandContext): P
     );
     println(
       context,
-      `  expires: ${request.expiresAt.toISOString()}${request.fourEyes ? '  (four-eyes: someone else must approve)' : ''}`,
+      `  expires: ${request.expiresAt.toISOString()}${request.fourEyes ? (request.fourEyesBy === FourEyesBy.ROLE ? '  (four-eyes by role: someone from another role must approve)' : '  (four-eyes: someone else must approve)') : ''}`,
     );
     println(
       context,

@@ -1,6 +1,8 @@
 import { GetSecretValueCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { AuditDetailType } from '../../functions/audit/records';
 import { Stage } from '../../functions/rotation/constants';
 import type { Args, CommandSpec } from '../args';
+import { AUDIT_BUS_ENV, auditBusOf, callerArn, publishOperatorEvents } from '../audit-events';
 import { type CommandContext, println } from '../context';
 import { CliError, describeAwsError, ExitCode, UsageError } from '../errors';
 import { toJson } from '../format';
@@ -36,6 +38,12 @@ export const rollbackSpec: CommandSpec = {
     'lambda:GetFunctionConfiguration is allowed); the shape of the current value (read, never printed).',
     '',
     'Changes nothing without confirmation: --yes, or an answer on a terminal; --dry-run shows the plan.',
+    '',
+    'A rollback needs --reason. It is recorded in the audit trail (RotationAudit) as a "Secret Rolled Back"',
+    'event with your AWS identity (STS GetCallerIdentity), the reason and the versions AWSCURRENT moved',
+    `between, on --event-bus, else the secret's secret-rotation:event-bus tag, else $${AUDIT_BUS_ENV}.`,
+    'With no bus known the rollback goes ahead with a warning that it is not recorded; when the event cannot be',
+    'published after the labels moved, the rollback stands and the command exits 1 saying so.',
   ].join('\n'),
   positionals: [{ name: 'secret', required: true }],
   options: {
@@ -44,13 +52,23 @@ export const rollbackSpec: CommandSpec = {
       value: '<name>',
       description: `A strategy (${Object.keys(STRATEGY_KINDS).join(', ')}), a kind (${KINDS.join(', ')}), or <kind>/<strategy>`,
     },
+    reason: {
+      type: 'string',
+      value: '<text>',
+      description: 'Why (recorded with your AWS identity in the audit trail); required unless --dry-run',
+    },
+    'event-bus': {
+      type: 'string',
+      value: '<name>',
+      description: `Where the audit event goes (default: the secret's secret-rotation:event-bus tag, else $${AUDIT_BUS_ENV})`,
+    },
     yes: { type: 'boolean', short: 'y', description: 'Roll back without asking' },
     'dry-run': { type: 'boolean', description: 'Show what would move, change nothing' },
   },
   examples: [
     'secret-rotation rollback prod/orders-app --dry-run',
-    'secret-rotation rollback prod/orders-app --yes',
-    'secret-rotation rollback prod/signing-key --strategy jwt --yes --json',
+    'secret-rotation rollback prod/orders-app --yes --reason "INC-77: the new password breaks the reporting job"',
+    'secret-rotation rollback prod/signing-key --strategy jwt --yes --reason "INC-78" --json',
   ],
 };
 
@@ -82,6 +100,20 @@ export interface RollbackJson {
   /** Planned moves when nothing changed; observed moves after a rollback. */
   readonly moves: readonly LabelMoveJson[];
   readonly notes: readonly string[];
+  /** The audit record of a rollback that was done; null for a dry run or a refusal. */
+  readonly audit: RollbackAuditJson | null;
+}
+
+/** The audit event of a rollback. */
+export interface RollbackAuditJson {
+  /** The operator's --reason. */
+  readonly reason: string;
+  /** Who rolled back (STS GetCallerIdentity); null when no bus was known (nothing to record it with). */
+  readonly actor: string | null;
+  readonly eventBus: string | null;
+  readonly published: boolean;
+  /** Why the event was not published. */
+  readonly error: string | null;
 }
 
 /** `rollback <secret>`. */
@@ -99,6 +131,15 @@ export async function runRollback(args: Args, context: CommandContext): Promise<
       'rollback',
     );
   }
+  const why = args.string('reason')?.trim();
+  if (!dryRun && !why) {
+    throw new UsageError(
+      'rollback: --reason is required: say why, it is recorded in the audit trail',
+      'rollback',
+    );
+  }
+  if (why && why.length > 500)
+    throw new UsageError('rollback: --reason must be at most 500 characters', 'rollback');
 
   let state: SecretState;
   try {
@@ -113,6 +154,7 @@ export async function runRollback(args: Args, context: CommandContext): Promise<
     decision: RollbackDecision;
     rolledBack: boolean;
     moves: readonly LabelMoveJson[];
+    audit?: RollbackAuditJson;
   }): RollbackJson => ({
     secret: state.name,
     arn: state.arn,
@@ -128,6 +170,7 @@ export async function runRollback(args: Args, context: CommandContext): Promise<
     toVersionId: previous ?? null,
     moves: fields.moves,
     notes: fields.kind?.notes ?? [],
+    audit: fields.audit ?? null,
   });
   const refuse = (reason: string, kind?: RotationKind): never => {
     if (context.json) {
@@ -201,6 +244,9 @@ export async function runRollback(args: Args, context: CommandContext): Promise<
   if (!yes && !(await context.confirm(`Move AWSCURRENT of ${state.name} back to ${to}? [y/N] `))) {
     throw new CliError(`secret ${state.name}: rollback not confirmed; nothing changed`);
   }
+  // Who rolls back is known before anything moves: a rollback whose author cannot be told does not start.
+  const busName = auditBusOf(args.string('event-bus'), state.tags, context.env);
+  const actor = busName ? await callerArn(context, 'rollback') : undefined;
 
   try {
     // AWSPENDING left on the current version would become a "rotation in progress" once AWSCURRENT leaves it.
@@ -237,8 +283,17 @@ export async function runRollback(args: Args, context: CommandContext): Promise<
       to: versionWith(after, stage) ?? null,
     }))
     .filter((m) => m.from !== m.to);
+  const audit = await recordRollback(context, {
+    busName,
+    actor,
+    reason: why as string,
+    state,
+    from,
+    to,
+    kind,
+  });
   if (context.json) {
-    context.stdout.write(toJson(result({ kind, decision, rolledBack: true, moves })));
+    context.stdout.write(toJson(result({ kind, decision, rolledBack: true, moves, audit })));
   } else {
     println(context, `${context.palette.ok('Rolled back')} ${state.name}:`);
     for (const m of moves) {
@@ -249,8 +304,54 @@ export async function runRollback(args: Args, context: CommandContext): Promise<
       context,
       "Consumers on the client library pick this up from Secrets Manager's label-change event, or at their next refresh.",
     );
+    if (audit.published) println(context, `Recorded in the audit trail (bus ${audit.eventBus}) as ${actor}.`);
+  }
+  if (!busName) {
+    context.stderr.write(
+      `warning: secret ${state.name}: the rollback is NOT in the audit trail: no event bus (pass --event-bus, tag the secret secret-rotation:event-bus, or set ${AUDIT_BUS_ENV})\n`,
+    );
+  }
+  if (!audit.published && busName) {
+    throw new CliError(
+      `secret ${state.name}: rolled back (AWSCURRENT ${from} -> ${to}; the rollback stands), but its audit event was NOT published to ${busName}: ${audit.error}; record it by hand`,
+    );
   }
   return ExitCode.OK;
+}
+
+/** Publishes the "Secret Rolled Back" audit event; a failure is returned, never thrown (the labels moved). */
+async function recordRollback(
+  context: CommandContext,
+  r: {
+    busName: string | undefined;
+    actor: string | undefined;
+    reason: string;
+    state: SecretState;
+    from: string;
+    to: string;
+    kind: RotationKind;
+  },
+): Promise<RollbackAuditJson> {
+  const base = { reason: r.reason, actor: r.actor ?? null, eventBus: r.busName ?? null };
+  if (!r.busName || !r.actor) return { ...base, published: false, error: 'no event bus' };
+  const failed = await publishOperatorEvents(context, [
+    {
+      busName: r.busName,
+      detailType: AuditDetailType.ROLLED_BACK,
+      secretArn: r.state.arn,
+      detail: {
+        actor: r.actor,
+        reason: r.reason,
+        fromVersionId: r.from,
+        toVersionId: r.to,
+        versionId: r.to,
+        kind: r.kind.kind ?? null,
+        strategy: r.kind.strategy ?? null,
+        note: `AWSCURRENT back from ${r.from}`,
+      },
+    },
+  ]);
+  return { ...base, published: failed.length === 0, error: failed[0]?.error ?? null };
 }
 
 function sourceText(kind: RotationKind): string {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -8,6 +9,13 @@ import { AuditDetailType } from '../../functions/audit/records';
 import { countThrottles, ThrottleCount, withThrottleCount } from '../../functions/rotation/throttles';
 import { RotationDriver } from '../../local/driver';
 import type { Args, OptionSpec } from '../args';
+import {
+  AUDIT_BUS_ENV,
+  auditBusOf,
+  callerArn,
+  type OperatorEvent,
+  publishOperatorEvents,
+} from '../audit-events';
 import { type CommandContext, println } from '../context';
 import { parseDuration, parsePositiveInteger } from '../duration';
 import { CliError, describeAwsError, ExitCode, firstLine, isNamed, UsageError } from '../errors';
@@ -64,6 +72,11 @@ export const FLEET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     description:
       'Fleet: why; required to bypass the approval of secrets that wait for one (recorded with your AWS identity)',
   },
+  'event-bus': {
+    type: 'string',
+    value: '<name>',
+    description: `Fleet: where the run's audit records go (default: each secret's secret-rotation:event-bus tag, else $${AUDIT_BUS_ENV})`,
+  },
   'quota-share': {
     type: 'string',
     value: '<fraction>',
@@ -97,6 +110,21 @@ export interface FleetRotateJson {
   readonly throttledRequests: number;
   readonly counts: Readonly<Record<FleetOutcome | 'selected', number>>;
   readonly secrets: readonly FleetSecretResult[];
+  /** The run's audit records ("Secret Fleet Rotation Started", one a secret started); null for --dry-run. */
+  readonly audit: FleetAuditJson | null;
+}
+
+/** What a fleet run recorded in the audit trail. */
+export interface FleetAuditJson {
+  readonly runId: string;
+  /** Who started the run (STS GetCallerIdentity); null when no secret had a bus to record it on. */
+  readonly actor: string | null;
+  readonly selector: string;
+  readonly published: number;
+  /** Records EventBridge did not take (the run went on; the command exits 1). */
+  readonly unpublished: ReadonlyArray<{ readonly secret: string; readonly error: string }>;
+  /** Secrets started with no bus known: not in the audit trail. */
+  readonly unrecorded: readonly string[];
 }
 
 /** Whether the command line asks for a fleet rotation. */
@@ -306,6 +334,7 @@ async function fleetRotate(args: Args, context: CommandContext, throttles: Throt
       throttledRequests: throttles.value,
       counts: counts(results),
       secrets: results,
+      audit: null,
     };
     if (context.json) context.stdout.write(toJson(report));
     else printDryRun(report, context);
@@ -354,6 +383,16 @@ async function fleetRotate(args: Args, context: CommandContext, throttles: Throt
       timeoutMs: options.timeoutMs,
     };
   }
+  // Who started the emergency rotation of which secrets, before the first one starts.
+  const audit = await recordFleetRun(
+    context,
+    options,
+    args.string('event-bus'),
+    selection,
+    targets,
+    mode,
+    journal,
+  );
   const bar = new ProgressBar(context, targets.length, started);
   if (!context.json) {
     println(
@@ -397,16 +436,84 @@ async function fleetRotate(args: Args, context: CommandContext, throttles: Throt
     throttledRequests: throttles.value,
     counts: counts(all),
     secrets: all,
+    audit,
   };
   if (context.json) context.stdout.write(toJson(report));
   else printSummary(report, context);
+  if (!context.json && audit.published > 0) {
+    println(
+      context,
+      `Recorded in the audit trail: ${audit.published} record(s) of run ${audit.runId} by ${audit.actor}.`,
+    );
+  }
+  if (audit.unrecorded.length > 0) {
+    context.stderr.write(
+      `warning: ${audit.unrecorded.length} secret(s) rotated without an audit record: no event bus (pass --event-bus, tag them secret-rotation:event-bus, or set ${AUDIT_BUS_ENV}): ${audit.unrecorded.slice(0, 5).join(', ')}${audit.unrecorded.length > 5 ? ', ...' : ''}\n`,
+    );
+  }
   const failed = report.counts.failed;
   if (failed > 0) {
     throw new CliError(
       `${failed} of ${all.length} secret(s) failed to rotate (listed above${options.journal ? `; run again with --journal ${options.journal} to retry them and skip the rotated ones` : ''})`,
     );
   }
+  if (audit.unpublished.length > 0) {
+    throw new CliError(
+      `fleet run ${audit.runId}: the rotations went on, but ${audit.unpublished.length} audit record(s) were NOT published (${audit.unpublished
+        .slice(0, 3)
+        .map((u) => `${u.secret}: ${u.error}`)
+        .join('; ')}${audit.unpublished.length > 3 ? '; ...' : ''}); record them by hand`,
+    );
+  }
   return ExitCode.OK;
+}
+
+/**
+ * Publishes "Secret Fleet Rotation Started", one record a secret the run starts (those the plan rotates),
+ * with the caller's STS identity, the run id, the selector and the reason, batched (PutEvents: 10 entries and
+ * 256 KB a call), on each secret's bus. A record EventBridge does not take is reported, never stops the run.
+ */
+async function recordFleetRun(
+  context: CommandContext,
+  options: FleetOptions,
+  busFlag: string | undefined,
+  selection: { readonly all: boolean; readonly tags: readonly string[]; readonly file: string | null },
+  targets: readonly SecretState[],
+  mode: 'aws' | 'local',
+  journal: FleetJournal | undefined,
+): Promise<FleetAuditJson> {
+  const runId = randomUUID();
+  const selector = selection.all
+    ? '--all'
+    : selection.file !== null
+      ? `--file ${selection.file}`
+      : selection.tags.map((t) => `--tag ${t}`).join(' ');
+  const starting = targets.filter((t) => planOf(t, mode, journal).outcome === FleetOutcome.ROTATED);
+  const withBus = starting.map((t) => ({ target: t, bus: auditBusOf(busFlag, t.tags, context.env) }));
+  const unrecorded = withBus.filter((w) => !w.bus).map((w) => w.target.name);
+  const recorded = withBus.filter((w): w is { target: SecretState; bus: string } => w.bus !== undefined);
+  if (recorded.length === 0)
+    return { runId, actor: null, selector, published: 0, unpublished: [], unrecorded };
+  const actor = await callerArn(context, 'rotate');
+  const events: OperatorEvent[] = recorded.map(({ target, bus }) => ({
+    busName: bus,
+    detailType: AuditDetailType.FLEET_ROTATION,
+    secretArn: target.arn,
+    detail: {
+      actor,
+      runId,
+      selector,
+      ...(options.reason ? { reason: options.reason } : {}),
+      note: `fleet run ${runId} (${selector}), ${starting.length} secret(s)`,
+    },
+  }));
+  const failed = await publishOperatorEvents(context, events);
+  const names = new Map(targets.map((t) => [t.arn, t.name]));
+  const unpublished = failed.map((f) => ({ secret: names.get(f.secretArn) ?? f.secretArn, error: f.error }));
+  for (const u of unpublished) {
+    context.stderr.write(`warning: audit record of ${u.secret} NOT published: ${u.error}\n`);
+  }
+  return { runId, actor, selector, published: events.length - failed.length, unpublished, unrecorded };
 }
 
 /**

@@ -25,6 +25,8 @@ export const ApprovalTag = {
   TOPIC: 'secret-rotation:approval-topic',
   /** Seconds a request waits before it expires. */
   EXPIRES_SECONDS: 'secret-rotation:approval-expires-seconds',
+  /** What four-eyes compares: `person` (role and session name) or `role`. */
+  FOUR_EYES_BY: 'secret-rotation:four-eyes-by',
 } as const;
 
 /** The states of an approval request. A request leaves `pending` once, and only once. */
@@ -49,6 +51,8 @@ export interface ApprovalRequest {
   readonly requestedAt: Date;
   readonly expiresAt: Date;
   readonly fourEyes: boolean;
+  /** What four-eyes compares (`person` for requests made before the option existed). */
+  readonly fourEyesBy: FourEyesBy;
   /** Who approved, denied or bypassed; `expiry` for an expired request. */
   readonly decidedBy?: string;
   readonly decidedAt?: Date;
@@ -79,14 +83,25 @@ export class ApprovalRefusedError extends Error {
 }
 
 /**
- * The identity that counts for four-eyes: an assumed-role session is its role and session name (the person
- * behind an SSO or federated role), an IAM user is its ARN. `arn:aws:sts::1:assumed-role/oncall/alice` and
- * `arn:aws:iam::1:role/oncall` with session `alice` are the same person.
+ * What four-eyes compares. `person`: an assumed-role session is its role and session name, which holds when
+ * the session name is the person's and not the caller's choice (IAM Identity Center names the session after
+ * the user; a trust policy can pin `sts:RoleSessionName`). `role`: an assumed-role session is its role only,
+ * so the approver must come through another role (or be an IAM user): the rule that holds when whoever calls
+ * `sts:AssumeRole` chooses the session name, and so could approve their own request from a second session.
  */
-export function principalOf(callerArn: string): string {
+export const FourEyesBy = { PERSON: 'person', ROLE: 'role' } as const;
+export type FourEyesBy = (typeof FourEyesBy)[keyof typeof FourEyesBy];
+
+/**
+ * The identity that counts for four-eyes. By `person` (the default): an assumed-role session is its role and
+ * session name, `arn:aws:sts::1:assumed-role/oncall/alice` is `arn:aws:iam::1:role/oncall#alice`. By `role`:
+ * it is `arn:aws:iam::1:role/oncall`, whatever the session. An IAM user is its ARN either way.
+ */
+export function principalOf(callerArn: string, by: FourEyesBy = FourEyesBy.PERSON): string {
   const assumed = /^arn:(aws[\w-]*):sts::(\d+):assumed-role\/([^/]+)\/(.+)$/.exec(callerArn);
-  if (assumed) return `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}#${assumed[4]}`;
-  return callerArn;
+  if (!assumed) return callerArn;
+  const role = `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}`;
+  return by === FourEyesBy.ROLE ? role : `${role}#${assumed[4]}`;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -112,6 +127,7 @@ function fromItem(item: Item): ApprovalRequest {
     requestedAt: date(item, 'requestedAt') ?? new Date(0),
     expiresAt: date(item, 'expiresAt') ?? new Date(0),
     fourEyes: item.fourEyes?.BOOL === true,
+    fourEyesBy: text(item, 'fourEyesBy') === FourEyesBy.ROLE ? FourEyesBy.ROLE : FourEyesBy.PERSON,
     ...(text(item, 'decidedBy') ? { decidedBy: text(item, 'decidedBy') as string } : {}),
     ...(decidedAt ? { decidedAt } : {}),
     ...(text(item, 'reason') ? { reason: text(item, 'reason') as string } : {}),
@@ -138,10 +154,13 @@ export class ApprovalStore {
     readonly now: Date;
     readonly expiresAfterMs: number;
     readonly fourEyes: boolean;
+    /** What four-eyes compares. @default 'person' */
+    readonly fourEyesBy?: FourEyesBy;
     /** Days to keep the record after it expires (DynamoDB TTL on `ttl`). */
     readonly retentionDays: number;
   }): Promise<ApprovalRequest> {
     const requestId = randomUUID();
+    const fourEyesBy = input.fourEyesBy ?? FourEyesBy.PERSON;
     const expiresAt = new Date(input.now.getTime() + input.expiresAfterMs);
     await this.client.send(
       new PutItemCommand({
@@ -151,10 +170,11 @@ export class ApprovalStore {
           requestId: S(requestId),
           state: S(RequestState.PENDING),
           requestedBy: S(input.requestedBy),
-          requestedPrincipal: S(principalOf(input.requestedBy)),
+          requestedPrincipal: S(principalOf(input.requestedBy, fourEyesBy)),
           requestedAt: S(input.now.toISOString()),
           expiresAt: S(expiresAt.toISOString()),
           fourEyes: { BOOL: input.fourEyes },
+          fourEyesBy: S(fourEyesBy),
           ttl: { N: String(Math.floor(expiresAt.getTime() / 1000) + input.retentionDays * 86400) },
         },
         ConditionExpression: 'attribute_not_exists(requestId)',
@@ -168,6 +188,7 @@ export class ApprovalStore {
       requestedAt: input.now,
       expiresAt,
       fourEyes: input.fourEyes,
+      fourEyesBy,
     };
   }
 
@@ -223,12 +244,17 @@ export class ApprovalStore {
           UpdateExpression: 'SET #state = :decision, decidedBy = :actor, decidedAt = :now, reason = :reason',
           ConditionExpression:
             'attribute_exists(requestId) AND #state = :pending AND expiresAt > :now AND ' +
-            '(fourEyes = :false OR requestedPrincipal <> :principal)',
+            // the request's own rule: compared by role, or (requests made before the option too) by person
+            '(fourEyes = :false OR (fourEyesBy = :byRole AND requestedPrincipal <> :role) OR ' +
+            '((attribute_not_exists(fourEyesBy) OR fourEyesBy = :byPerson) AND requestedPrincipal <> :principal))',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: {
             ':decision': S(input.decision),
             ':actor': S(input.actor),
-            ':principal': S(principalOf(input.actor)),
+            ':principal': S(principalOf(input.actor, FourEyesBy.PERSON)),
+            ':role': S(principalOf(input.actor, FourEyesBy.ROLE)),
+            ':byRole': S(FourEyesBy.ROLE),
+            ':byPerson': S(FourEyesBy.PERSON),
             ':now': S(input.now.toISOString()),
             ':reason': S(input.reason),
             ':pending': S(RequestState.PENDING),
@@ -324,6 +350,7 @@ export class ApprovalStore {
       requestedAt: input.now,
       expiresAt: input.now,
       fourEyes: false,
+      fourEyesBy: FourEyesBy.PERSON,
       decidedBy: input.actor,
       decidedAt: input.now,
       reason: input.reason,
@@ -356,7 +383,9 @@ export class ApprovalStore {
       );
     }
     return new ApprovalRefusedError(
-      `${about} was made by ${current.requestedBy}, who is also the caller (${principalOf(actor)}): four-eyes requires another person to approve`,
+      current.fourEyesBy === FourEyesBy.ROLE
+        ? `${about} was made by ${current.requestedBy}, through the caller's role (${principalOf(actor, FourEyesBy.ROLE)}): four-eyes by role requires an approver from another role`
+        : `${about} was made by ${current.requestedBy}, who is also the caller (${principalOf(actor)}): four-eyes requires another person to approve`,
       RefusalCode.OWN_REQUEST,
       { cause },
     );

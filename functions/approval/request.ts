@@ -11,8 +11,19 @@ import {
   optionalString,
   requiredString,
 } from '../rotation';
-import { type ApprovalRequest, ApprovalStore, publishAuditEvent, RequestState } from './approvals';
+import {
+  type ApprovalRequest,
+  ApprovalStore,
+  FourEyesBy,
+  publishAuditEvent,
+  RequestState,
+} from './approvals';
 
+/**
+ * The dimension of the approval metrics besides `service`: the secret's ARN as the function is configured with
+ * it (`SECRET_ARN`), which RotationApproval's alarm and widget use too.
+ */
+export const APPROVAL_METRIC_DIMENSION = 'secretArn';
 /** Pending requests of the secret (a gauge, for the dashboard). */
 export const APPROVALS_WAITING_METRIC = 'ApprovalsWaiting';
 /** 1 when a run expired a request: the rotation did not happen. */
@@ -31,6 +42,8 @@ export interface ApprovalConfig {
   readonly eventBusName?: string;
   readonly expiresAfterSeconds: number;
   readonly fourEyes: boolean;
+  /** `FOUR_EYES_BY`: what four-eyes compares, `person` (default) or `role`. */
+  readonly fourEyesBy: FourEyesBy;
   readonly retentionDays: number;
   /** Who asks, in the record: the schedule, through this function. */
   readonly requester: string;
@@ -40,6 +53,10 @@ export function loadApprovalConfig(env: Environment = process.env): ApprovalConf
   const fourEyes = optionalString(env, 'FOUR_EYES') ?? 'true';
   if (fourEyes !== 'true' && fourEyes !== 'false') {
     throw new ConfigurationError(`Environment variable FOUR_EYES must be true or false, got '${fourEyes}'`);
+  }
+  const by = optionalString(env, 'FOUR_EYES_BY') ?? FourEyesBy.PERSON;
+  if (by !== FourEyesBy.PERSON && by !== FourEyesBy.ROLE) {
+    throw new ConfigurationError(`Environment variable FOUR_EYES_BY must be person or role, got '${by}'`);
   }
   const bus = optionalString(env, 'EVENT_BUS_NAME');
   return {
@@ -53,6 +70,7 @@ export function loadApprovalConfig(env: Environment = process.env): ApprovalConf
       default: 86400,
     }),
     fourEyes: fourEyes === 'true',
+    fourEyesBy: by,
     retentionDays: integer(env, 'APPROVAL_RETENTION_DAYS', { min: 1, max: 3650, default: 400 }),
     requester: `schedule (${optionalString(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'approval function'})`,
   };
@@ -126,6 +144,7 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
         now: at,
         expiresAfterMs: config.expiresAfterSeconds * 1000,
         fourEyes: config.fourEyes,
+        fourEyesBy: config.fourEyesBy,
         retentionDays: config.retentionDays,
       });
       pending = [...pending, requested];
@@ -151,6 +170,8 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
     const latest = requested ?? all[all.length - 1];
     const latestState = latest && expiredIds.has(latest.requestId) ? RequestState.EXPIRED : latest?.state;
     const overdue = latestState === RequestState.EXPIRED || latestState === RequestState.DENIED;
+    // One series a gated secret: two approvals in an account must not share (and cross-fire) one alarm.
+    metrics.addDimension(APPROVAL_METRIC_DIMENSION, config.secretArn);
     metrics.addMetric(APPROVALS_WAITING_METRIC, MetricUnit.Count, pending.length);
     metrics.addMetric(APPROVAL_EXPIRED_METRIC, MetricUnit.Count, expired.length > 0 ? 1 : 0);
     metrics.addMetric(APPROVAL_OVERDUE_METRIC, MetricUnit.Count, overdue ? 1 : 0);
@@ -170,7 +191,7 @@ export function notification(request: ApprovalRequest): string {
   return [
     `The rotation of ${request.secretArn} is waiting for approval.`,
     `Request ${request.requestId}, raised by ${request.requestedBy} at ${request.requestedAt.toISOString()},`,
-    `expires at ${request.expiresAt.toISOString()}${request.fourEyes ? ' (four-eyes: the requester cannot approve it)' : ''}.`,
+    `expires at ${request.expiresAt.toISOString()}${request.fourEyes ? (request.fourEyesBy === FourEyesBy.ROLE ? " (four-eyes by role: nobody in the requester's role can approve it)" : ' (four-eyes: the requester cannot approve it)') : ''}.`,
     '',
     `Approve: secret-rotation approve ${request.secretArn} --request ${request.requestId} --reason "<why>"`,
     `Deny:    secret-rotation deny ${request.secretArn} --request ${request.requestId} --reason "<why>"`,

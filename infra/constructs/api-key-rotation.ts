@@ -22,6 +22,7 @@ import {
   resolveSchedule,
   scheduleRotation,
 } from './schedule';
+import { tagAuditBus } from './secret-tags';
 
 /** Where the rotated API keys live. */
 export const ApiKeyProviderType = {
@@ -295,6 +296,8 @@ export class ApiKeyRotation extends Construct implements ec2.IConnectable {
       });
     }
     props.events?.eventBus.grantPutEventsTo(fn.function);
+    // The CLI's rollback and fleet rotation record on the same bus (secret-rotation:event-bus)
+    if (props.events) tagAuditBus(props.secret, props.events.eventBus);
     for (const acknowledgement of acknowledgements)
       Validations.of(fn.function.role ?? fn.function).acknowledge(acknowledgement);
 

@@ -15,6 +15,7 @@ import {
   resolveSchedule,
   scheduleRotation,
 } from './schedule';
+import { tagAuditBus } from './secret-tags';
 
 /** How the database secret is rotated. */
 export const DatabaseRotationStrategy = {
@@ -169,6 +170,8 @@ export class DatabaseSecretRotation extends Construct implements ec2.IConnectabl
 
     if (resolved.masterSecret) grantSecretRead(fn.function, resolved.masterSecret, this);
     props.events?.eventBus.grantPutEventsTo(fn.function);
+    // The CLI's rollback and fleet rotation record on the same bus (secret-rotation:event-bus)
+    if (props.events) tagAuditBus(this.secret, props.events.eventBus);
 
     if (resolved.rdsMaster) {
       const stack = Stack.of(this);

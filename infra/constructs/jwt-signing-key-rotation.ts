@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import type { RotationEvents } from './rotation-events';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
 import { type RotationScheduleOptions, resolveSchedule, scheduleRotation } from './schedule';
+import { tagAuditBus } from './secret-tags';
 
 /** Signing algorithms of the keys the rotation generates. */
 export const JwtSigningAlgorithm = {
@@ -235,6 +236,8 @@ export class JwtSigningKeyRotation extends Construct {
       );
     }
     props.events?.eventBus.grantPutEventsTo(fn.function);
+    // The CLI's rollback and fleet rotation record on the same bus (secret-rotation:event-bus)
+    if (props.events) tagAuditBus(this.secret, props.events.eventBus);
 
     if (props.distribution) {
       const options = props.distribution === true ? {} : props.distribution;

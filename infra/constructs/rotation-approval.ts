@@ -10,8 +10,16 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ApprovalTag } from '../../functions/approval/approvals';
+import { ApprovalTag, FourEyesBy } from '../../functions/approval/approvals';
+import {
+  APPROVAL_EXPIRED_METRIC,
+  APPROVAL_METRIC_DIMENSION,
+  APPROVAL_OVERDUE_METRIC,
+  APPROVALS_WAITING_METRIC,
+} from '../../functions/approval/request';
+import { DEFAULT_METRICS_NAMESPACE } from '../../functions/rotation/constants';
 import { FUNCTIONS_DIR, RotationFunction } from './rotation-function';
+import { secretResourceOf, tagAuditBus } from './secret-tags';
 
 /** Props of a rotation that waits for a person's approval. */
 export interface RotationApprovalProps {
@@ -29,6 +37,15 @@ export interface RotationApprovalProps {
    * @default true
    */
   readonly fourEyes?: boolean;
+  /**
+   * What four-eyes compares. `'person'`: an assumed-role session is its role and session name; it holds when
+   * the session name is the person's (IAM Identity Center sets it to the user name; a trust policy can pin
+   * `sts:RoleSessionName`), not when whoever calls `sts:AssumeRole` picks it (a second session under another
+   * name would approve the first's request). `'role'`: the role only; the approver must come through
+   * another role than the requester (or be another IAM user).
+   * @default 'person'
+   */
+  readonly fourEyesBy?: FourEyesBy;
   /**
    * Where approvers are notified (subscribe e-mail, chat or paging to it).
    * @default - a new topic encrypted with a new key
@@ -49,6 +66,12 @@ export interface RotationApprovalProps {
    * @default Duration.days(400)
    */
   readonly retention?: Duration;
+  /**
+   * A dashboard to add the approval widget to (e.g. `RotationAlarms.dashboard`): requests waiting, expired,
+   * and the overdue signal the alarm watches.
+   * @default - none (`widgets()` returns it)
+   */
+  readonly dashboard?: cloudwatch.Dashboard;
 }
 
 /**
@@ -68,6 +91,8 @@ export class RotationApproval extends Construct {
   readonly approvalFunction: RotationFunction;
   readonly overdueAlarm: cloudwatch.Alarm;
   readonly #secret: secretsmanager.ISecret;
+  /** The approvers' topic's key, when this construct made both. */
+  readonly #topicKey?: kms.Key;
 
   constructor(scope: Construct, id: string, props: RotationApprovalProps) {
     super(scope, id);
@@ -84,6 +109,12 @@ export class RotationApproval extends Construct {
       );
     }
     const fourEyes = props.fourEyes ?? true;
+    const fourEyesBy = props.fourEyesBy ?? FourEyesBy.PERSON;
+    if (fourEyesBy !== FourEyesBy.PERSON && fourEyesBy !== FourEyesBy.ROLE) {
+      throw new Error(
+        `RotationApprovalProps.fourEyesBy must be 'person' or 'role', got '${String(fourEyesBy)}'`,
+      );
+    }
     this.#secret = props.secret;
     this.table = new dynamodb.Table(this, 'Requests', {
       partitionKey: { name: 'secretArn', type: dynamodb.AttributeType.STRING },
@@ -94,12 +125,14 @@ export class RotationApproval extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.approversTopic =
-      props.approversTopic ??
-      new sns.Topic(this, 'Approvers', {
-        masterKey: new kms.Key(this, 'ApproversKey', { enableKeyRotation: true }),
-        enforceSSL: true,
+    if (props.approversTopic) this.approversTopic = props.approversTopic;
+    else {
+      this.#topicKey = new kms.Key(this, 'ApproversKey', {
+        enableKeyRotation: true,
+        description: "Approvers' notifications of secret rotations waiting for approval",
       });
+      this.approversTopic = new sns.Topic(this, 'Approvers', { masterKey: this.#topicKey, enforceSSL: true });
+    }
     this.approvalFunction = new RotationFunction(this, 'Function', {
       entry: path.join(FUNCTIONS_DIR, 'approval', 'handler.ts'),
       environment: {
@@ -109,12 +142,15 @@ export class RotationApproval extends Construct {
         APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
         APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
         FOUR_EYES: String(fourEyes),
+        FOUR_EYES_BY: fourEyesBy,
         ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
       },
     });
     const fn = this.approvalFunction.function;
-    this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:GetItem');
-    this.approversTopic.grantPublish(fn);
+    // What the function calls (the IAM replay records it): Query the secret's requests, PutItem a new one,
+    // UpdateItem an expiry. GetItem is the CLI's (grantApprove), not the function's.
+    this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    this.#grantPublish(fn);
     props.eventBus?.grantPutEventsTo(fn);
     new events.Rule(this, 'Due', {
       schedule: props.schedule,
@@ -130,27 +166,61 @@ export class RotationApproval extends Construct {
     });
     this.overdueAlarm = new cloudwatch.Alarm(this, 'Overdue', {
       alarmDescription: `The rotation of ${props.secret.secretName} waits for approval and its last request expired or was denied`,
-      metric: new cloudwatch.Metric({
-        namespace: 'SecretRotation',
-        metricName: 'ApprovalOverdue',
-        dimensionsMap: { service: 'secret-rotation' },
-        statistic: 'Maximum',
-        period: Duration.hours(1),
-      }),
+      metric: this.metric(APPROVAL_OVERDUE_METRIC, { statistic: 'Maximum' }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
     if (props.alarmTopic) this.overdueAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
-    // The CLI finds everything from the secret.
-    Tags.of(props.secret).add(ApprovalTag.REQUIRED, 'required');
-    Tags.of(props.secret).add(ApprovalTag.TABLE, this.table.tableName);
-    Tags.of(props.secret).add(ApprovalTag.TOPIC, this.approversTopic.topicArn);
-    Tags.of(props.secret).add(ApprovalTag.FOUR_EYES, String(fourEyes));
-    Tags.of(props.secret).add(ApprovalTag.EXPIRES_SECONDS, String(expiresAfter.toSeconds()));
-    if (props.eventBus) Tags.of(props.secret).add(ApprovalTag.EVENT_BUS, props.eventBus.eventBusName);
+    // The CLI finds everything from the secret's tags. A database's attached secret (`cluster.secret`) is a
+    // SecretTargetAttachment: its tags would land on no AWS::SecretsManager::Secret, so tag the secret it wraps.
+    const tagged = secretResourceOf(props.secret);
+    Tags.of(tagged).add(ApprovalTag.REQUIRED, 'required');
+    Tags.of(tagged).add(ApprovalTag.TABLE, this.table.tableName);
+    Tags.of(tagged).add(ApprovalTag.TOPIC, this.approversTopic.topicArn);
+    Tags.of(tagged).add(ApprovalTag.FOUR_EYES, String(fourEyes));
+    Tags.of(tagged).add(ApprovalTag.FOUR_EYES_BY, fourEyesBy);
+    Tags.of(tagged).add(ApprovalTag.EXPIRES_SECONDS, String(expiresAfter.toSeconds()));
+    if (props.eventBus) tagAuditBus(props.secret, props.eventBus);
     RotationApproval.disableAutomaticRotation(props.secret);
+    if (props.dashboard) props.dashboard.addWidgets(...this.widgets());
+  }
+
+  /**
+   * One of the approval function's metrics, as it emits them (EMF): namespace `SecretRotation`, dimensions
+   * `service` = `secret-rotation` and `secretArn` = this secret's ARN (the function's SECRET_ARN), published
+   * by every run (the schedule's and the hourly sweep's).
+   */
+  metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: DEFAULT_METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: 'secret-rotation', [APPROVAL_METRIC_DIMENSION]: this.#secret.secretArn },
+      period: Duration.hours(1),
+      ...props,
+    });
+  }
+
+  /** `ApprovalsWaiting`: pending requests at the last run. */
+  metricApprovalsWaiting(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric(APPROVALS_WAITING_METRIC, { statistic: 'Maximum', ...props });
+  }
+
+  /** The approval widget: requests waiting, and the expired and overdue signals (the alarm's). */
+  widgets(): cloudwatch.IWidget[] {
+    return [
+      new cloudwatch.GraphWidget({
+        title: `Approvals waiting, expired, overdue: ${this.#secret.secretName}`,
+        left: [this.metricApprovalsWaiting({ label: 'ApprovalsWaiting' })],
+        right: [
+          this.metric(APPROVAL_EXPIRED_METRIC, { statistic: 'Maximum', label: 'ApprovalExpired' }),
+          this.metric(APPROVAL_OVERDUE_METRIC, { statistic: 'Maximum', label: 'ApprovalOverdue' }),
+        ],
+        leftYAxis: { min: 0 },
+        rightYAxis: { min: 0, max: 1 },
+      }),
+    ];
   }
 
   /**
@@ -192,12 +262,40 @@ export class RotationApproval extends Construct {
       'dynamodb:Query',
       'dynamodb:GetItem',
     );
-    this.approversTopic.grantPublish(grantee);
+    this.#grantPublish(grantee);
     const secret = this.#secret;
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret'],
         resources: [secret.secretArn],
+      }),
+    );
+  }
+
+  /**
+   * sns:Publish on the approvers' topic and, for the topic this construct encrypts, the two KMS actions a
+   * publisher to an encrypted topic needs (kms:GenerateDataKey, kms:Decrypt), through SNS, for this topic's
+   * encryption context only, instead of aws-cdk-lib's `kms:GenerateDataKey*`.
+   */
+  #grantPublish(grantee: iam.IGrantable): void {
+    if (!this.#topicKey) {
+      this.approversTopic.grantPublish(grantee);
+      return;
+    }
+    const stack = Stack.of(this);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.approversTopic.topicArn] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [this.#topicKey.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}`,
+            'kms:EncryptionContext:aws:sns:topicArn': this.approversTopic.topicArn,
+          },
+        },
       }),
     );
   }

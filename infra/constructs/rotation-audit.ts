@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -50,6 +50,12 @@ export interface RotationAuditProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A dashboard to add the audit widgets to (e.g. `RotationAlarms.dashboard`): completeness, records
+   * without a counterpart, rollbacks, approvals requested/denied/expired/bypassed, fleet rotations.
+   * @default - none (`widgets()` returns them)
+   */
+  readonly dashboard?: cloudwatch.Dashboard;
 }
 
 /**
@@ -85,7 +91,9 @@ export class RotationAudit extends Construct {
       retention: props.retention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    const toLog = new targets.CloudWatchLogGroup(this.logGroup);
+    // The target installs the log group's resource policy for EventBridge at deploy, with the SDK the
+    // provider's runtime has (no download at deploy).
+    const toLog = new targets.CloudWatchLogGroup(this.logGroup, { installLatestAwsSdk: false });
     const servicePattern: events.EventPattern = {
       source: ['aws.secretsmanager'],
       detailType: ['AWS Service Event via CloudTrail', 'AWS API Call via CloudTrail'],
@@ -99,15 +107,19 @@ export class RotationAudit extends Construct {
         ],
       },
     };
-    new events.Rule(this, 'SecretsManagerEvents', { eventPattern: servicePattern, targets: [toLog] });
+    const rules = [
+      new events.Rule(this, 'SecretsManagerEvents', { eventPattern: servicePattern, targets: [toLog] }),
+    ];
     if (props.eventBus) {
       // RotationEvents forwards Secrets Manager's events to this bus as well; the log would hold them twice,
       // so only ours and the operators' are taken from it.
-      new events.Rule(this, 'OurEvents', {
-        eventBus: props.eventBus,
-        eventPattern: { source: [EVENT_SOURCE, AUDIT_SOURCE] },
-        targets: [toLog],
-      });
+      rules.push(
+        new events.Rule(this, 'OurEvents', {
+          eventBus: props.eventBus,
+          eventPattern: { source: [EVENT_SOURCE, AUDIT_SOURCE] },
+          targets: [toLog],
+        }),
+      );
       if (props.archiveRetention) {
         this.archive = new events.Archive(this, 'Archive', {
           sourceEventBus: props.eventBus,
@@ -117,12 +129,24 @@ export class RotationAudit extends Construct {
         });
       }
     }
+    // aws-cdk-lib names the custom resource that writes the log group's resource policy after the rule.
+    for (const rule of rules) {
+      const policy = Stack.of(this).node.tryFindChild(`EventsLogGroupPolicy${Names.nodeUniqueId(rule.node)}`);
+      if (policy) {
+        Validations.of(policy).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+          reason:
+            "logs:PutResourcePolicy and logs:DeleteResourcePolicy have no resource-level permissions: aws-cdk-lib's deploy-time call that lets EventBridge write to the audit log group",
+        });
+      }
+    }
     const filters: ReadonlyArray<readonly [string, string]> = [
       ['Rollbacks', AuditDetailType.ROLLED_BACK],
       ['ApprovalsRequested', AuditDetailType.APPROVAL_REQUESTED],
       ['ApprovalsExpired', AuditDetailType.EXPIRED],
       ['ApprovalsDenied', AuditDetailType.DENIED],
       ['ApprovalBypasses', AuditDetailType.BYPASSED],
+      ['FleetRotations', AuditDetailType.FLEET_ROTATION],
     ];
     for (const [metricName, detailType] of filters) {
       new logs.MetricFilter(this, `${metricName}Filter`, {
@@ -149,6 +173,7 @@ export class RotationAudit extends Construct {
       schedule: events.Schedule.rate(props.checkEvery ?? Duration.hours(1)),
       targets: [new targets.LambdaFunction(this.completenessCheck.function)],
     });
+    if (props.dashboard) props.dashboard.addWidgets(...this.widgets());
   }
 
   /** `AuditCompleteness`: percentage of rotation events found on both sides in the last check. */
@@ -189,14 +214,12 @@ export class RotationAudit extends Construct {
         leftYAxis: { min: 0, max: 100 },
       }),
       new cloudwatch.GraphWidget({
-        title: 'Approvals requested, denied, expired, bypassed; rollbacks',
-        left: [
-          'ApprovalsRequested',
-          'ApprovalsDenied',
-          'ApprovalsExpired',
-          'ApprovalBypasses',
-          'Rollbacks',
-        ].map(fromLog),
+        title: 'Approvals requested, denied, expired, bypassed (audit log, per day)',
+        left: ['ApprovalsRequested', 'ApprovalsDenied', 'ApprovalsExpired', 'ApprovalBypasses'].map(fromLog),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Rollbacks and secrets started by fleet rotations (audit log, per day)',
+        left: ['Rollbacks', 'FleetRotations'].map(fromLog),
       }),
     ];
   }

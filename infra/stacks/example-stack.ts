@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -16,6 +17,8 @@ import {
   grantSecretRead,
   JwtSigningKeyRotation,
   RotationAlarms,
+  RotationApproval,
+  RotationAudit,
   RotationEvents,
 } from '../constructs';
 import { ConsumerBroadcast } from '../constructs/consumer-broadcast';
@@ -91,6 +94,10 @@ export class ExampleStack extends Stack {
   readonly jwt: JwtSigningKeyRotation;
   readonly apiKey: ApiKeyRotation;
   readonly consumerTracker: ConsumerTracker;
+  /** The master password's rotation waits for a person's approval (four-eyes). */
+  readonly masterApproval: RotationApproval;
+  /** Every rotation, approval, rollback and fleet rotation, with who did it, in one log group. */
+  readonly audit: RotationAudit;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -263,5 +270,21 @@ export class ExampleStack extends Stack {
       dashboard: this.alarms.dashboard,
     });
     this.consumerTracker.informRotation(this.apiKey.rotationFunction);
+
+    // The cluster's master password is the critical secret: its Sunday rotation waits for an approver other
+    // than the requester (docs/operations.md, "Human approval").
+    this.masterApproval = new RotationApproval(this, 'OrdersMasterApproval', {
+      secret: cluster.secret!,
+      schedule: events.Schedule.cron({ minute: '0', hour: '3', weekDay: 'SUN' }),
+      eventBus: this.events.eventBus,
+      alarmTopic: this.alarms.topic,
+      dashboard: this.alarms.dashboard,
+    });
+    // The audit trail of the bus, with an archive to replay it, on the rotation dashboard.
+    this.audit = new RotationAudit(this, 'Audit', {
+      eventBus: this.events.eventBus,
+      archiveRetention: Duration.days(400),
+      dashboard: this.alarms.dashboard,
+    });
   }
 }

@@ -22,6 +22,7 @@ import { RotationDriver } from '../../local/driver';
 import { type LocalAws, startMoto } from '../../local/moto';
 import { Clock } from '../integration/api-key/harness';
 import { adminFor, appSecret, masterSecret } from '../integration/database/harness';
+import { dashboardSeries, type EmittedSeries, emfSeries, isEmitted } from './dashboard-series';
 
 // The dashboard's series against what the functions really emit: every metric of the example stack's
 // RotationAlarms dashboard that comes from a rotation function (namespace SecretRotation, with the Kind
@@ -32,68 +33,12 @@ import { adminFor, appSecret, masterSecret } from '../integration/database/harne
 process.env.POWERTOOLS_DEV = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 
-interface Series {
-  readonly namespace: string;
-  readonly metricName: string;
-  readonly dimensions: Record<string, string>;
-  readonly stat: string;
-}
-
-interface EmfBlob {
-  readonly _aws: {
-    CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }>;
-  };
-  readonly [key: string]: unknown;
-}
-
 const app = new App();
 const stack = new ExampleStack(app, 'Example', { env: { account: '123456789012', region: 'eu-west-1' } });
-const template = Template.fromStack(stack).toJSON() as {
+const synthesized = Template.fromStack(stack);
+const template = synthesized.toJSON() as {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 };
-
-/** The rotation alarms' dashboard body, CloudFormation tokens replaced by a placeholder. */
-function dashboardBody(): { widgets: Array<{ properties: { title?: string; metrics?: unknown[][] } }> } {
-  const [, resource] =
-    Object.entries(template.Resources).find(
-      ([id, r]) => r.Type === 'AWS::CloudWatch::Dashboard' && id.startsWith('RotationAlarms'),
-    ) ?? [];
-  if (!resource) throw new Error('no RotationAlarms dashboard');
-  const body = resource.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] } | string;
-  const text =
-    typeof body === 'string'
-      ? body
-      : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'TOKEN')).join('');
-  return JSON.parse(text);
-}
-
-/** Every metric series of the dashboard (math expressions aside: their inputs are series too). */
-function dashboardSeries(): Array<Series & { title: string }> {
-  const series: Array<Series & { title: string }> = [];
-  for (const widget of dashboardBody().widgets) {
-    for (const entry of widget.properties.metrics ?? []) {
-      if (typeof entry[0] !== 'string') continue;
-      const [namespace, metricName, ...rest] = entry as [string, string, ...unknown[]];
-      const dimensions: Record<string, string> = {};
-      let options: { stat?: string } = {};
-      for (let i = 0; i < rest.length; i++) {
-        const item = rest[i];
-        if (typeof item === 'string') {
-          dimensions[item] = String(rest[i + 1]);
-          i++;
-        } else options = item as { stat?: string };
-      }
-      series.push({
-        namespace,
-        metricName,
-        dimensions,
-        stat: options.stat ?? '',
-        title: widget.properties.title ?? '',
-      });
-    }
-  }
-  return series;
-}
 
 /** The string environment variables the template gives the function of a kind and strategy. */
 function environmentOf(kind: string, strategy: string): Record<string, string> {
@@ -138,7 +83,7 @@ describe('the dashboard shows only metrics the rotation functions emit', () => {
   let aws: LocalAws;
   let db: LocalDatabase;
   let caDir: string;
-  const emitted: EmfBlob[] = [];
+  let emitted: EmittedSeries[] = [];
 
   beforeAll(async () => {
     [aws, db] = await Promise.all([startMoto(), startPostgres({ tls: true })]);
@@ -235,9 +180,7 @@ describe('the dashboard shows only metrics the rotation functions emit', () => {
     } finally {
       spy.mockRestore();
     }
-    for (const line of output) {
-      if (line.includes('"_aws"')) emitted.push(JSON.parse(line) as EmfBlob);
-    }
+    emitted = emfSeries(output);
   }, 180_000);
 
   afterAll(async () => {
@@ -245,22 +188,13 @@ describe('the dashboard shows only metrics the rotation functions emit', () => {
     await Promise.all([aws?.stop(), db?.stop()]);
   });
 
-  /** Whether some EMF blob emitted `series`: same namespace, metric name, dimension names and values. */
-  function isEmitted(series: Series): boolean {
-    const names = Object.keys(series.dimensions).sort().join(',');
-    return emitted.some((blob) =>
-      blob._aws.CloudWatchMetrics.some(
-        (directive) =>
-          directive.Namespace === series.namespace &&
-          directive.Metrics.some((m) => m.Name === series.metricName) &&
-          directive.Dimensions.some((set) => [...set].sort().join(',') === names) &&
-          Object.entries(series.dimensions).every(([name, value]) => blob[name] === value),
-      ),
-    );
-  }
-
   const fromRotationFunctions = () =>
-    dashboardSeries().filter((s) => s.namespace === 'SecretRotation' && 'Kind' in s.dimensions);
+    dashboardSeries(synthesized).filter(
+      (s) =>
+        s.dashboard.startsWith('RotationAlarms') &&
+        s.namespace === 'SecretRotation' &&
+        'Kind' in s.dimensions,
+    );
 
   it('names ThrottledRequests (Sum) for every watched rotation, and RevocationLatency (p50, Maximum) for the API key', () => {
     const series = fromRotationFunctions();
@@ -293,7 +227,7 @@ describe('the dashboard shows only metrics the rotation functions emit', () => {
     const series = fromRotationFunctions();
     expect(series.length).toBeGreaterThan(20);
     const missing = series
-      .filter((s) => !isEmitted(s))
+      .filter((s) => !isEmitted(s, emitted))
       .map((s) => `${s.namespace} ${s.metricName} ${JSON.stringify(s.dimensions)} (${s.title})`);
     expect(missing).toEqual([]);
   });

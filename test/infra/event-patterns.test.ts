@@ -1,10 +1,11 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { RotationAlarms, RotationEvents } from '../../infra/constructs';
+import { AUDIT_SOURCE, AuditDetailType } from '../../functions/audit/records';
+import { RotationAlarms, RotationAudit, RotationEvents } from '../../infra/constructs';
 import { matchesAll, resolvePseudo } from './oracles/event-pattern';
 
 // Every rule's pattern, as synthesized, against the sample events AWS documents and against our own events,
@@ -194,3 +195,96 @@ describe('EventBridge patterns, judged by moto.events.models.EventPattern', () =
     ).toEqual([false, false, true, true]);
   });
 });
+
+/** An operator's audit event (cli/audit-events.ts, functions/approval/approvals.ts): the ARN in `resources`. */
+const operators = (detailType: string, arn: string) =>
+  envelope(detailType, AUDIT_SOURCE, [arn], {
+    secretArn: arn,
+    actor: 'arn:aws:sts::123456789012:assumed-role/oncall/alice',
+    reason: 'INC-1',
+  });
+
+describe("RotationAudit's patterns, judged by moto.events.models.EventPattern", () => {
+  // GIVEN the audit trail of the rotation bus, archived. Secrets Manager's CloudTrail events have the shape
+  // AWS documents ("AWS CloudTrail entries for Secrets Manager", Log entries for rotation: detail-type
+  // "AWS Service Event via CloudTrail", the secret in additionalEventData.SecretId; operations: "AWS API Call
+  // via CloudTrail" with requestParameters.secretId), as cloudTrailRotation and cloudTrailApiCall build them.
+  const app = new App();
+  const stack = new Stack(app, 'AuditPatterns', { env: { account: ACCOUNT, region: REGION } });
+  const bus = new RotationEvents(stack, 'Events');
+  const audit = new RotationAudit(stack, 'Audit', {
+    eventBus: bus.eventBus,
+    archiveRetention: Duration.days(30),
+  });
+  const template = Template.fromStack(stack);
+  const rules = template.findResources('AWS::Events::Rule') as Record<
+    string,
+    { Properties: { EventPattern?: unknown; EventBusName?: unknown } }
+  >;
+  const ruleOf = (id: string) =>
+    resolvePseudo(
+      rules[stack.getLogicalId(audit.node.findChild(id).node.defaultChild as never)]?.Properties.EventPattern,
+    );
+  const archives = Object.values(template.findResources('AWS::Events::Archive')) as Array<{
+    Properties: { EventPattern: unknown };
+  }>;
+  const service = ruleOf('SecretsManagerEvents');
+  const ours = ruleOf('OurEvents');
+  const archive = resolvePseudo(archives[0]?.Properties.EventPattern);
+  const operatorTypes = Object.values(AuditDetailType);
+
+  it.each(ROTATION_EVENTS)("logs Secrets Manager's CloudTrail %s from the default bus", (eventName) => {
+    expect(matchesAll([{ pattern: service, event: cloudTrailRotation(eventName, ORDERS) }])).toEqual([true]);
+  });
+
+  it('logs the API calls that rotate or move labels, with who made them, and never a read', () => {
+    const calls = [
+      'RotateSecret',
+      'CancelRotateSecret',
+      'UpdateSecretVersionStage',
+      'PutSecretValue',
+      'UpdateSecret',
+    ];
+    expect(
+      matchesAll(
+        [...calls, 'GetSecretValue', 'DescribeSecret'].map((c) => ({
+          pattern: service,
+          event: cloudTrailApiCall(c, ORDERS),
+        })),
+      ),
+    ).toEqual([...calls.map(() => true), false, false]);
+  });
+
+  it("logs our functions' events and every operator event (rollback, fleet rotation, approvals) from the bus", () => {
+    const events = [
+      oursEvent('Secret Rotated'),
+      oursEvent('Secret Rotation Failed'),
+      ...operatorTypes.map((t) => operators(t, ORDERS)),
+    ];
+    expect(matchesAll(events.map((event) => ({ pattern: ours, event })))).toEqual(events.map(() => true));
+  });
+
+  it("does not log Secrets Manager's events from the bus a second time (RotationEvents forwards them there)", () => {
+    expect(
+      matchesAll([
+        { pattern: ours, event: cloudTrailRotation('RotationSucceeded', ORDERS) },
+        { pattern: ours, event: labelUpdated(ORDERS) },
+      ]),
+    ).toEqual([false, false]);
+  });
+
+  it("archives ours, the operators' and Secrets Manager's events for replay", () => {
+    expect(
+      matchesAll([
+        { pattern: archive, event: oursEvent('Secret Rotated') },
+        { pattern: archive, event: operators(AuditDetailType.ROLLED_BACK, ORDERS) },
+        { pattern: archive, event: operators(AuditDetailType.FLEET_ROTATION, ORDERS) },
+        { pattern: archive, event: cloudTrailRotation('RotationSucceeded', ORDERS) },
+      ]),
+    ).toEqual([true, true, true, true]);
+  });
+});
+
+function oursEvent(detailType: string) {
+  return ours(detailType, ORDERS);
+}

@@ -35,6 +35,44 @@ describe('the example app', () => {
     });
   });
 
+  it("makes the RDS master's rotation wait for approval and keeps the audit trail of the bus, archived, on the dashboard", () => {
+    const template = Template.fromStack(stack);
+    // the master secret is tagged for the CLI; its schedule is the approval's, not Secrets Manager's
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'secret-rotation:approval', Value: 'required' }]),
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0 3 ? * SUN *)',
+      Targets: [Match.objectLike({ Input: '{"action":"request"}' })],
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/secret-rotation/audit' });
+    template.hasResourceProperties('AWS::Events::Archive', { RetentionDays: 400 });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: Match.anyValue(),
+      EventPattern: { source: ['secret-rotation', 'secret-rotation.operations'] },
+    });
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    for (const name of ['ApprovalsWaiting', 'AuditCompleteness', 'Rollbacks', 'FleetRotations'])
+      expect(body).toContain(name);
+    expect(stack.masterApproval).toBeDefined();
+    expect(stack.audit).toBeDefined();
+  });
+
+  it('tags every rotated secret with the bus rollback and fleet rotation record on', () => {
+    const template = Template.fromStack(stack);
+    const busRef = { Ref: stack.getLogicalId(stack.events.eventBus.node.defaultChild as never) };
+    const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret')) as Array<{
+      Properties: { Tags?: Array<{ Key: string; Value: unknown }> };
+    }>;
+    // the application user's, the master's, the JWT key's and the API key's
+    expect(secrets).toHaveLength(4);
+    for (const s of secrets) {
+      expect(s.Properties.Tags).toEqual(
+        expect.arrayContaining([{ Key: 'secret-rotation:event-bus', Value: busRef }]),
+      );
+    }
+  });
+
   it('synthesizes a template cfn-lint finds no error in', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rotation-cfn-'));
     try {

@@ -8,6 +8,8 @@ import {
   CreateUsagePlanKeyCommand,
   GetApiKeysCommand,
 } from '@aws-sdk/client-api-gateway';
+import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -18,14 +20,18 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { App, Stack } from 'aws-cdk-lib';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eventbridge from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { API_GATEWAY_KEY_OWNER_TAG } from '../../functions/api-key/constants';
 import { createApiKeyHandler } from '../../functions/api-key/create-handler';
+import { createApprovalHandler, loadApprovalConfig } from '../../functions/approval/request';
+import { loadAuditCheckConfig, runAuditCheck } from '../../functions/audit/check';
 import { createDatabaseHandler } from '../../functions/database/create-handler';
 import { createJwtHandler } from '../../functions/jwt';
 import { checkOverdue, overdueMetrics } from '../../functions/overdue/check';
@@ -34,6 +40,8 @@ import {
   DatabaseSecretRotation,
   JwtSigningKeyRotation,
   RotationAlarms,
+  RotationApproval,
+  RotationAudit,
   RotationEvents,
 } from '../../infra/constructs';
 import type { LocalDatabase } from '../../local/databases/common';
@@ -75,7 +83,9 @@ function resolver(resources: Record<string, Resource>, refs: Record<string, stri
       case 'AWS::CloudWatch::Alarm':
         return `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${id}`;
       case 'AWS::Logs::LogGroup':
-        return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;
+        return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${ref(id)}:*`;
+      case 'AWS::DynamoDB::Table':
+        return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${ref(id)}`;
       case 'AWS::KMS::Key':
         return `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
       case 'AWS::SQS::Queue':
@@ -90,6 +100,8 @@ function resolver(resources: Record<string, Resource>, refs: Record<string, stri
     if (r?.Type === 'AWS::Events::EventBus') return String(r.Properties.Name);
     if (r?.Type === 'AWS::S3::Bucket') return id.toLowerCase();
     if (r?.Type === 'AWS::SNS::Topic') return `arn:aws:sns:${REGION}:${ACCOUNT}:${id}`;
+    if (r?.Type === 'AWS::Logs::LogGroup' && r.Properties.LogGroupName)
+      return String(r.Properties.LogGroupName);
     return id;
   };
   const pseudo: Record<string, string> = {
@@ -325,6 +337,13 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
         kind: jwt.kind,
         strategy: jwt.strategy,
       });
+    // The JWT key's rotation waits for approval; the audit trail reads the bus
+    const approval = new RotationApproval(stack, 'Approval', {
+      secret: jwtSecret,
+      schedule: eventbridge.Schedule.rate(Duration.days(7)),
+      eventBus: events.eventBus,
+    });
+    const audit = new RotationAudit(stack, 'Audit', { eventBus: events.eventBus });
     const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource> };
     const resources = template.Resources;
     const { resolve, arnOf } = resolver(resources, {});
@@ -348,6 +367,8 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     const alternatingFn = fnId(alternating.rotationFunction);
     const gatewayFn = fnId(gatewayKey.rotationFunction);
     const httpFn = fnId(httpKey.rotationFunction);
+    const approvalFn = fnId(approval.approvalFunction.function);
+    const auditFn = fnId(audit.completenessCheck.function);
     const principalOf = (functionId: string) => arnOf(roleIdOf(functionId), 'Arn');
 
     // The resources the functions touch, created in moto under the names the template resolves to
@@ -356,6 +377,31 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     await s3.send(new CreateBucketCommand({ Bucket: jwtEnv.JWKS_BUCKET }));
     const eventBridge = new EventBridgeClient(aws.clientConfig);
     await eventBridge.send(new CreateEventBusCommand({ Name: 'rotations' }));
+    const approvalEnv = envOf(approvalFn);
+    await new DynamoDBClient(aws.clientConfig).send(
+      new CreateTableCommand({
+        TableName: approvalEnv.APPROVAL_TABLE,
+        KeySchema: [
+          { AttributeName: 'secretArn', KeyType: 'HASH' },
+          { AttributeName: 'requestId', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'secretArn', AttributeType: 'S' },
+          { AttributeName: 'requestId', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const approversTopic = (
+      await new SNSClient(aws.clientConfig).send(
+        new CreateTopicCommand({ Name: String(approvalEnv.APPROVAL_TOPIC_ARN).split(':').pop() }),
+      )
+    ).TopicArn as string;
+    expect(approversTopic).toBe(approvalEnv.APPROVAL_TOPIC_ARN);
+    const auditEnv = envOf(auditFn);
+    await new CloudWatchLogsClient(aws.clientConfig).send(
+      new CreateLogGroupCommand({ logGroupName: auditEnv.AUDIT_LOG_GROUP }),
+    );
 
     // WHEN the real functions rotate, sweep and check, through recording clients
     let acting = '';
@@ -468,6 +514,34 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
         marginSeconds: 3600,
       },
       overdueMetrics(),
+    );
+
+    // The approval function on its schedule (a request: Query, PutItem, SNS, an event), then the sweep a day
+    // after its expiry (UpdateItem, an event); the audit completeness check reads the audit log group
+    as(approvalFn);
+    const noMetrics = {
+      addDimension: () => undefined,
+      addMetric: () => undefined,
+      publishStoredMetrics: () => undefined,
+    } as never;
+    const approvalAt = (at: Date) =>
+      createApprovalHandler({
+        dynamodb: record(new DynamoDBClient(aws.clientConfig), 'dynamodb', current, log),
+        sns: record(new SNSClient(aws.clientConfig), 'sns', current, log),
+        eventBridge: recordedEvents,
+        config: loadApprovalConfig(approvalEnv),
+        metrics: noMetrics,
+        now: () => at,
+      });
+    expect((await approvalAt(new Date())({ action: 'request' })).requested).toBeDefined();
+    expect(
+      (await approvalAt(new Date(Date.now() + 40 * 86400_000))({ action: 'sweep' })).expired,
+    ).toHaveLength(1);
+    as(auditFn);
+    await runAuditCheck(
+      record(new CloudWatchLogsClient(aws.clientConfig), 'logs', current, log),
+      loadAuditCheckConfig(auditEnv),
+      noMetrics,
     );
 
     // THEN turn each recorded call into the IAM request AWS authorizes, plus the requests AWS makes on the
@@ -603,6 +677,50 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
           resource,
           context,
         });
+      } else if (r.service === 'dynamodb') {
+        requests.push({
+          origin: `DynamoDB.${r.command}`,
+          principal: r.principal,
+          action: `dynamodb:${r.command}`,
+          resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${String(r.input.TableName)}`,
+          context: {},
+        });
+      } else if (r.service === 'sns') {
+        const topic = String(r.input.TopicArn);
+        requests.push({
+          origin: `SNS.${r.command}`,
+          principal: r.principal,
+          action: `sns:${r.command}`,
+          resource: topic,
+          context: { 'aws:SecureTransport': 'true' },
+        });
+        // SNS encrypts the message with the topic's key for the publisher: the publisher needs
+        // kms:GenerateDataKey and kms:Decrypt on it ("Encryption at rest", Amazon SNS Developer Guide)
+        const keyId = Object.entries(resources).find(
+          ([id, res]) => res.Type === 'AWS::SNS::Topic' && resolve({ Ref: id }) === topic,
+        )?.[1].Properties.KmsMasterKeyId;
+        if (keyId) {
+          for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+            derived.push({
+              origin: `derived: SNS → KMS for ${r.command}`,
+              principal: r.principal,
+              action,
+              resource: resolve(keyId) as string,
+              context: {
+                'kms:ViaService': `sns.${REGION}.amazonaws.com`,
+                'kms:EncryptionContext:aws:sns:topicArn': topic,
+              },
+            });
+          }
+        }
+      } else if (r.service === 'logs') {
+        requests.push({
+          origin: `CloudWatchLogs.${r.command}`,
+          principal: r.principal,
+          action: `logs:${r.command}`,
+          resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${String(r.input.logGroupName)}`,
+          context: {},
+        });
       } else if (r.service === 'events') {
         for (const entry of (r.input.Entries as Array<{ EventBusName?: string }>) ?? []) {
           const bus = String(entry.EventBusName);
@@ -712,7 +830,9 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
         return { Version: '2012-10-17', Statement: statements };
       }
       if (request.action === 'sns:Publish') {
-        const policy = ofType('AWS::SNS::TopicPolicy')[0];
+        const policy = ofType('AWS::SNS::TopicPolicy').find((p) =>
+          (resolve(p.Properties.Topics) as string[]).includes(request.resource),
+        );
         return policy ? (resolve(policy.Properties.PolicyDocument) as PolicyDocument) : undefined;
       }
       if (request.action.startsWith('s3:')) {
@@ -728,7 +848,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     if (caDir) rmSync(caDir, { recursive: true, force: true });
   });
 
-  it('records the requests of every function: rotation steps, the sweep, the JWKS, the RDS API, events, the overdue check', () => {
+  it('records the requests of every function: rotation steps, the sweep, the JWKS, the RDS API, events, the overdue check, the approval function, the audit check', () => {
     const actions = new Set(requests.map((r) => r.action));
     for (const action of [
       'secretsmanager:DescribeSecret',
@@ -749,6 +869,10 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
       'kms:GenerateDataKey',
       'lambda:InvokeFunction',
       'sns:Publish',
+      'dynamodb:Query',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'logs:FilterLogEvents',
     ]) {
       expect(actions).toContain(action);
     }
@@ -892,6 +1016,34 @@ function swap(
       };
     return undefined;
   }
+  if (request.action.startsWith('dynamodb:'))
+    return {
+      ...request,
+      resource: request.resource.replace(/table\/.*$/, 'table/someone-elses'),
+      origin: `${request.origin} (another table)`,
+    };
+  if (request.action.startsWith('logs:'))
+    return {
+      ...request,
+      resource: request.resource.replace(/log-group:.*$/, 'log-group:someone-elses'),
+      origin: `${request.origin} (another log group)`,
+    };
+  if (request.action.startsWith('kms:') && request.context['kms:EncryptionContext:aws:sns:topicArn']) {
+    return {
+      ...request,
+      context: {
+        ...request.context,
+        'kms:EncryptionContext:aws:sns:topicArn': `arn:aws:sns:${REGION}:${ACCOUNT}:someone-elses`,
+      },
+      origin: `${request.origin} (another topic's data key)`,
+    };
+  }
+  if (request.action === 'sns:Publish' && request.principal.includes(':role/'))
+    return {
+      ...request,
+      resource: `arn:aws:sns:${REGION}:${ACCOUNT}:someone-elses`,
+      origin: `${request.origin} (another topic)`,
+    };
   if (request.action === 'events:PutEvents')
     return { ...request, resource: other.bus, origin: `${request.origin} (another bus)` };
   if (request.action.startsWith('kms:')) {

@@ -1,8 +1,10 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { DatabaseSecretRotation, RotationEvents } from '../../infra/constructs';
@@ -114,6 +116,108 @@ describe('RotationApproval', () => {
       (s) => Array.isArray(s.Action) && s.Action.includes('secretsmanager:RotateSecret'),
     );
     expect(rotate?.Resource).toEqual({ Ref: expect.stringMatching(/^Payments/) });
+  });
+
+  it("publishes to the approvers' topic with kms:GenerateDataKey and kms:Decrypt of its key through SNS, no wildcard action", () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const kmsStatements = statements.filter((s) => JSON.stringify(s.Action).includes('kms:'));
+    expect(kmsStatements.length).toBeGreaterThan(0);
+    for (const s of kmsStatements) {
+      expect(s.Action).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+      expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ApprovalApproversKey/), 'Arn'] });
+      expect(JSON.stringify(s.Condition)).toContain('kms:EncryptionContext:aws:sns:topicArn');
+      expect(JSON.stringify(s.Condition)).toContain('kms:ViaService');
+    }
+  });
+
+  it('adds the approvals widget (waiting, expired, overdue) to the dashboard it is given', () => {
+    const widgets = approval.widgets();
+    expect(widgets).toHaveLength(1);
+    const other = new Stack(new App(), 'WithDashboard', {
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const dashboard = new cloudwatch.Dashboard(other, 'Dashboard');
+    const otherSecret = new secretsmanager.Secret(other, 'S');
+    otherSecret.addRotationSchedule('R', {
+      rotationLambda: lambda.Function.fromFunctionArn(
+        other,
+        'Fn',
+        'arn:aws:lambda:eu-west-1:123456789012:function:rotation',
+      ),
+    });
+    new RotationApproval(other, 'Approval', {
+      secret: otherSecret,
+      schedule: events.Schedule.rate(Duration.days(7)),
+      dashboard,
+    });
+    const body = JSON.stringify(Template.fromStack(other).toJSON());
+    for (const name of ['ApprovalsWaiting', 'ApprovalExpired', 'ApprovalOverdue']) {
+      expect(body).toContain(
+        `\\"SecretRotation\\",\\"${name}\\",\\"secretArn\\",\\"",{"Ref":"S509448A1"},"\\",\\"service\\",\\"secret-rotation\\"`,
+      );
+    }
+  });
+
+  it("gives each gated secret its own approval series: two approvals' overdue alarms do not share one metric", () => {
+    const other = new Stack(new App(), 'Two', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const fn = lambda.Function.fromFunctionArn(
+      other,
+      'Fn',
+      'arn:aws:lambda:eu-west-1:123456789012:function:r',
+    );
+    for (const id of ['A', 'B']) {
+      const s = new secretsmanager.Secret(other, id);
+      s.addRotationSchedule('R', { rotationLambda: fn });
+      new RotationApproval(other, `${id}Approval`, {
+        secret: s,
+        schedule: events.Schedule.rate(Duration.days(7)),
+      });
+    }
+    const alarms = Object.values(Template.fromStack(other).findResources('AWS::CloudWatch::Alarm')) as Array<{
+      Properties: { Dimensions: Array<{ Name: string; Value: unknown }> };
+    }>;
+    expect(alarms).toHaveLength(2);
+    const dimensions = alarms.map((a) => JSON.stringify(a.Properties.Dimensions));
+    expect(new Set(dimensions).size).toBe(2);
+    for (const a of alarms)
+      expect(a.Properties.Dimensions).toEqual([
+        { Name: 'secretArn', Value: { Ref: expect.stringMatching(/^[AB][0-9A-F]{8}$/) } },
+        { Name: 'service', Value: 'secret-rotation' },
+      ]);
+  });
+
+  it("compares four-eyes by person unless told 'role': the function's FOUR_EYES_BY and the secret's tag say which", () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ FOUR_EYES: 'true', FOUR_EYES_BY: 'person' }) },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'secret-rotation:four-eyes-by', Value: 'person' }]),
+    });
+    const other = new Stack(new App(), 'ByRole', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const s = new secretsmanager.Secret(other, 'S');
+    s.addRotationSchedule('R', {
+      rotationLambda: lambda.Function.fromFunctionArn(
+        other,
+        'Fn',
+        'arn:aws:lambda:eu-west-1:123456789012:function:r',
+      ),
+    });
+    new RotationApproval(other, 'Approval', {
+      secret: s,
+      schedule: events.Schedule.rate(Duration.days(7)),
+      fourEyesBy: 'role',
+    });
+    const t = Template.fromStack(other);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ FOUR_EYES_BY: 'role' }) },
+    });
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'secret-rotation:four-eyes-by', Value: 'role' }]),
+    });
   });
 
   it('rejects an expiry outside 5 minutes to 30 days, and a secret without a rotation yet, naming the prop', () => {

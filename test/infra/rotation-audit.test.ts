@@ -1,5 +1,6 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RotationAudit } from '../../infra/constructs/rotation-audit';
 import { RotationEvents } from '../../infra/constructs/rotation-events';
@@ -77,12 +78,27 @@ describe('RotationAudit', () => {
   });
 
   it('turns rollbacks and approval outcomes in the trail into metrics', () => {
-    for (const name of ['Rollbacks', 'ApprovalsExpired', 'ApprovalBypasses']) {
+    for (const name of ['Rollbacks', 'ApprovalsExpired', 'ApprovalBypasses', 'FleetRotations']) {
       template.hasResourceProperties('AWS::Logs::MetricFilter', {
         MetricTransformations: [Match.objectLike({ MetricName: name, MetricNamespace: 'SecretRotation' })],
       });
     }
-    expect(audit.widgets()).toHaveLength(2);
+    expect(audit.widgets()).toHaveLength(3);
+  });
+
+  it('adds its widgets to the dashboard it is given', () => {
+    const other = new Stack(new App(), 'WithDashboard');
+    const dashboard = new cloudwatch.Dashboard(other, 'Dashboard');
+    new RotationAudit(other, 'Audit', { dashboard });
+    const body = JSON.stringify(Template.fromStack(other).toJSON());
+    for (const name of [
+      'AuditCompleteness',
+      'AuditRecordsMissing',
+      'Rollbacks',
+      'FleetRotations',
+      'ApprovalsDenied',
+    ])
+      expect(body).toContain(`\\"${name}\\"`);
   });
 
   it('rejects a check schedule under 5 minutes and an archive under a day, naming the prop', () => {

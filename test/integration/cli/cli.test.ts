@@ -219,7 +219,7 @@ describe('secret-rotation against moto and a real PostgreSQL', () => {
     expect(dryRun.stdout).toContain('Dry run: nothing changed.');
     expect(await labels(world, ALTERNATING)).toEqual(before);
 
-    const out = await cli(['rollback', ALTERNATING, '--yes']);
+    const out = await cli(['rollback', ALTERNATING, '--yes', '--reason', 'INC-1']);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain(`  AWSCURRENT   ${before.AWSCURRENT} -> ${before.AWSPREVIOUS}\n`);
     const after = await labels(world, ALTERNATING);
@@ -230,7 +230,7 @@ describe('secret-rotation against moto and a real PostgreSQL', () => {
     expect(await canLogIn(world.db, credentials.username, credentials.password)).toBe(true);
 
     const forward = JSON.parse(
-      (await cli(['rollback', ALTERNATING, '--yes', '--json'])).stdout,
+      (await cli(['rollback', ALTERNATING, '--yes', '--reason', 'INC-1', '--json'])).stdout,
     ) as RollbackJson;
     expect(forward).toMatchObject({
       allowed: true,
@@ -248,12 +248,12 @@ describe('secret-rotation against moto and a real PostgreSQL', () => {
 
   it('refuses to roll a single-user secret back, in text and in JSON, and leaves its labels alone', async () => {
     const before = await labels(world, SINGLE);
-    const out = await cli(['rollback', SINGLE, '--yes']);
+    const out = await cli(['rollback', SINGLE, '--yes', '--reason', 'INC-1']);
     expect(out.code).toBe(1);
     expect(out.stderr).toBe(
       `error: secret ${SINGLE}: rollback refused: it is rotated by single-user or rds-master (from the secret value shape), and neither allows a rollback: single-user rotation changed the user's password at the database: the previous password no longer works there; rotate again instead\n`,
     );
-    const json = await cli(['rollback', SINGLE, '--yes', '--json']);
+    const json = await cli(['rollback', SINGLE, '--yes', '--reason', 'INC-1', '--json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({
       allowed: false,
@@ -265,7 +265,7 @@ describe('secret-rotation against moto and a real PostgreSQL', () => {
   }, 120_000);
 
   it('refuses to roll back a secret whose rotation is in progress', async () => {
-    const out = await cli(['rollback', WRONG_PASSWORD, '--yes']);
+    const out = await cli(['rollback', WRONG_PASSWORD, '--yes', '--reason', 'INC-1']);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('rollback refused: a rotation is in progress');
   }, 60_000);

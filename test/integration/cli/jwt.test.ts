@@ -85,7 +85,7 @@ describe('secret-rotation with the JWT signing key function', () => {
   }, 60_000);
 
   it('refuses to roll back to the bootstrap value, which signs nothing', async () => {
-    const out = await cli(['rollback', SECRET, '--yes', '--json']);
+    const out = await cli(['rollback', SECRET, '--yes', '--reason', 'INC-1', '--json']);
     expect(out.code).toBe(1);
     const result = JSON.parse(out.stdout) as RollbackJson;
     expect(result).toMatchObject({ kind: 'jwt', allowed: false, rolledBack: false });

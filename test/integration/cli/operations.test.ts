@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateEventBusCommand,
   EventBridgeClient,
@@ -255,7 +255,11 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
         EVENT_BUS_NAME: BUS,
         APPROVAL_EXPIRES_SECONDS: '3600',
       }),
-      metrics: { addMetric: () => undefined, publishStoredMetrics: () => undefined } as never,
+      metrics: {
+        addDimension: () => undefined,
+        addMetric: () => undefined,
+        publishStoredMetrics: () => undefined,
+      } as never,
       ...(now ? { now } : {}),
     });
   };
@@ -451,4 +455,101 @@ describe('human approval, against moto (DynamoDB, SNS, STS, EventBridge)', () =>
       if (r.state === 'pending') await store().expire(arn, r.requestId, new Date(r.expiresAt.getTime() + 1));
     }
   }
+});
+
+describe('four-eyes by person and by role, against moto (the conditional write decides)', () => {
+  const sessions: Record<string, Record<string, string>> = {};
+  const as = (args: string[], who: string) =>
+    runCli(world, ['--endpoint-url', world.aws.endpoint, ...args], sessions[who] ?? {});
+
+  beforeAll(async () => {
+    // alice's second session of the same role under a name she chose, and carol of the approvers' role
+    const sts = new STSClient(world.aws.clientConfig);
+    for (const [who, role, session] of [
+      ['alice', 'oncall', 'alice'],
+      ['alice-again', 'oncall', 'not-alice'],
+      ['bob', 'oncall', 'bob'],
+      ['carol', 'approvers', 'carol'],
+    ] as const) {
+      const out = await sts.send(
+        new AssumeRoleCommand({
+          RoleArn: `arn:aws:iam::123456789012:role/${role}`,
+          RoleSessionName: session,
+        }),
+      );
+      sessions[who] = {
+        AWS_ACCESS_KEY_ID: out.Credentials?.AccessKeyId as string,
+        AWS_SECRET_ACCESS_KEY: out.Credentials?.SecretAccessKey as string,
+        AWS_SESSION_TOKEN: out.Credentials?.SessionToken as string,
+      };
+    }
+    for (const [name, by] of [
+      ['ops/by-person', 'person'],
+      ['ops/by-role', 'role'],
+    ] as const) {
+      await createSecret(world, name, JSON.stringify({ token: 'gated-value' }), {
+        [ApprovalTag.REQUIRED]: 'required',
+        [ApprovalTag.TABLE]: TABLE,
+        [ApprovalTag.FOUR_EYES]: 'true',
+        [ApprovalTag.FOUR_EYES_BY]: by,
+      });
+      await configureRotation(world, name, 30);
+    }
+  });
+
+  it("by person (the default): a second session of the requester's role under another name counts as another person", async () => {
+    expect((await as(['request-approval', 'ops/by-person'], 'alice')).code).toBe(0);
+    // the weakness 'role' closes: the session name is the caller's choice with a plain AssumeRole
+    const out = await as(['approve', 'ops/by-person', '--reason', 'looks fine', '--json'], 'alice-again');
+    expect(out.code).toBe(0);
+    expect((JSON.parse(out.stdout) as ApprovalJson).decidedBy).toBe(
+      'arn:aws:sts::123456789012:assumed-role/oncall/not-alice',
+    );
+  });
+
+  it('keeps comparing a request made before the option existed (no fourEyesBy) by person', async () => {
+    const gated = await createSecret(world, 'ops/legacy', JSON.stringify({ token: 'legacy-value' }), {
+      [ApprovalTag.REQUIRED]: 'required',
+      [ApprovalTag.TABLE]: TABLE,
+    });
+    const dynamodb = new DynamoDBClient(world.aws.clientConfig);
+    const request = await new ApprovalStore(dynamodb, TABLE).create({
+      secretArn: gated,
+      requestedBy: 'arn:aws:sts::123456789012:assumed-role/oncall/alice',
+      now: new Date(),
+      expiresAfterMs: 3600_000,
+      fourEyes: true,
+      retentionDays: 1,
+    });
+    await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { secretArn: { S: gated }, requestId: { S: request.requestId } },
+        UpdateExpression: 'REMOVE fourEyesBy',
+      }),
+    );
+    const own = await as(['approve', 'ops/legacy', '--reason', 'mine'], 'alice');
+    expect(own.code).toBe(1);
+    expect(own.stderr).toContain('four-eyes requires another person to approve');
+    expect((await as(['approve', 'ops/legacy', '--reason', 'reviewed'], 'bob')).code).toBe(0);
+  });
+
+  it("by role: nobody in the requester's role may approve, whatever the session name; another role may", async () => {
+    const asked = await as(['request-approval', 'ops/by-role', '--json'], 'alice');
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).not.toContain('gated-value');
+    for (const who of ['alice-again', 'bob']) {
+      const refused = await as(['approve', 'ops/by-role', '--reason', 'mine'], who);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        "through the caller's role (arn:aws:iam::123456789012:role/oncall): four-eyes by role requires an approver from another role",
+      );
+    }
+    const approved = await as(['approve', 'ops/by-role', '--reason', 'reviewed', '--json'], 'carol');
+    expect(approved.code).toBe(0);
+    expect(JSON.parse(approved.stdout) as ApprovalJson).toMatchObject({
+      state: 'approved',
+      decidedBy: 'arn:aws:sts::123456789012:assumed-role/approvers/carol',
+    });
+  });
 });
