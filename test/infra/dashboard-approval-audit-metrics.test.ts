@@ -4,7 +4,7 @@ import {
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -12,6 +12,7 @@ import { createApprovalHandler, loadApprovalConfig } from '../../functions/appro
 import { auditMetrics, loadAuditCheckConfig, runAuditCheck } from '../../functions/audit/check';
 import { ExampleStack } from '../../infra/stacks/example-stack';
 import { type LocalAws, startMoto } from '../../local/moto';
+import { createApprovalsTable } from '../helpers/approvals-table';
 import {
   type ChartedSeries,
   dashboardSeries,
@@ -38,20 +39,7 @@ describe('the dashboard charts the approval and audit metrics the functions emit
   beforeAll(async () => {
     aws = await startMoto();
     const config = aws.clientConfig;
-    await new DynamoDBClient(config).send(
-      new CreateTableCommand({
-        TableName: 'approvals',
-        KeySchema: [
-          { AttributeName: 'secretArn', KeyType: 'HASH' },
-          { AttributeName: 'requestId', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: 'secretArn', AttributeType: 'S' },
-          { AttributeName: 'requestId', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createApprovalsTable(new DynamoDBClient(config), 'approvals');
     const topicArn = (await new SNSClient(config).send(new CreateTopicCommand({ Name: 'approvers' })))
       .TopicArn as string;
     const logs = new CloudWatchLogsClient(config);

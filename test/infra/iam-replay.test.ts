@@ -9,7 +9,7 @@ import {
   GetApiKeysCommand,
 } from '@aws-sdk/client-api-gateway';
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -48,6 +48,7 @@ import type { LocalDatabase } from '../../local/databases/common';
 import { startPostgres } from '../../local/databases/postgres';
 import { RotationDriver } from '../../local/driver';
 import { type LocalAws, startMoto } from '../../local/moto';
+import { createApprovalsTable } from '../helpers/approvals-table';
 import { Clock } from '../integration/api-key/harness';
 import { LocalKeyService } from '../integration/api-key/key-service';
 import { adminFor, appSecret, masterSecret as masterSecretOf } from '../integration/database/harness';
@@ -378,20 +379,9 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     const eventBridge = new EventBridgeClient(aws.clientConfig);
     await eventBridge.send(new CreateEventBusCommand({ Name: 'rotations' }));
     const approvalEnv = envOf(approvalFn);
-    await new DynamoDBClient(aws.clientConfig).send(
-      new CreateTableCommand({
-        TableName: approvalEnv.APPROVAL_TABLE,
-        KeySchema: [
-          { AttributeName: 'secretArn', KeyType: 'HASH' },
-          { AttributeName: 'requestId', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: 'secretArn', AttributeType: 'S' },
-          { AttributeName: 'requestId', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    const approvalTable = approvalEnv.APPROVAL_TABLE;
+    if (!approvalTable) throw new Error('the approval function has no APPROVAL_TABLE in the template');
+    await createApprovalsTable(new DynamoDBClient(aws.clientConfig), approvalTable);
     const approversTopic = (
       await new SNSClient(aws.clientConfig).send(
         new CreateTopicCommand({ Name: String(approvalEnv.APPROVAL_TOPIC_ARN).split(':').pop() }),

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateEventBusCommand,
   EventBridgeClient,
@@ -24,6 +24,7 @@ import type { AuditJson } from '../../../cli/commands/audit';
 import type { FleetRotateJson } from '../../../cli/commands/rotate-fleet';
 import { ApprovalStore, ApprovalTag } from '../../../functions/approval/approvals';
 import { createApprovalHandler, loadApprovalConfig } from '../../../functions/approval/request';
+import { createApprovalsTable } from '../../helpers/approvals-table';
 import {
   type CliWorld,
   canLogIn,
@@ -71,20 +72,7 @@ beforeAll(async () => {
     }),
   );
   // The approvals table, and the approvers' topic with a queue standing in for their e-mail.
-  await new DynamoDBClient(config).send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      KeySchema: [
-        { AttributeName: 'secretArn', KeyType: 'HASH' },
-        { AttributeName: 'requestId', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'secretArn', AttributeType: 'S' },
-        { AttributeName: 'requestId', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createApprovalsTable(new DynamoDBClient(config), TABLE);
   const sns = new SNSClient(config);
   topicArn = (await sns.send(new CreateTopicCommand({ Name: 'approvers' }))).TopicArn as string;
   const sqs = new SQSClient(config);
