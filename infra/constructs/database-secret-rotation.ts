@@ -48,7 +48,8 @@ export interface DatabaseSecretRotationProps {
   /**
    * The database. From it come the VPC and subnets of the function, the security group rule on the engine's
    * own port, the master secret (alternating users), the instance or cluster (rds-master) and, for
-   * single-user and rds-master, the secret to rotate (its generated master secret).
+   * single-user and rds-master, the secret to rotate (its generated master secret). Its engine, when CDK knows
+   * it, picks the function's bundle: PostgreSQL only, or MySQL/MariaDB only (docs/database.md).
    * @default - none: give `secret`, `vpc` and `target` (with `port` unless the target has a default port)
    */
   readonly database?: RotatedDatabase;
@@ -119,7 +120,7 @@ export interface DatabaseSecretRotationProps {
  * the RDS SDK) for rds-master and when the engine is unknown (an imported database, a given secret). A
  * secret whose engine is not the bundle's is refused before anything changes.
  */
-export function databaseEntry(props: Pick<DatabaseSecretRotationProps, 'database' | 'strategy'>): string {
+function databaseEntry(props: Pick<DatabaseSecretRotationProps, 'database' | 'strategy'>): string {
   if (props.strategy === DatabaseRotationStrategy.RDS_MASTER) return 'handler.ts';
   const engine = props.database && 'engine' in props.database ? props.database.engine : undefined;
   // engineFamily is what RDS Proxy uses: POSTGRESQL for postgres and aurora-postgresql, MYSQL for mysql,
