@@ -2,7 +2,7 @@
  * bench:bundles — each function's deployment bundle and its cold-start cost, beside a minimal handler
  * measured in the same run.
  *
- * Every `functions/<name>/handler.ts` is bundled with esbuild exactly as the CDK construct bundles it
+ * Every Lambda entry (`functions/<name>/handler.ts`, `functions/<name>/<x>-handler.ts`) is bundled with esbuild exactly as the CDK construct bundles it
  * (ROTATION_BUNDLING: minified CommonJS, source map, the AWS SDK inside). The cold-start cost is what a new
  * Lambda execution environment pays in our code before the first invocation: loading the bundle and building
  * the handler (clients, configuration validated at cold start), measured in a fresh Node.js process each time
@@ -12,13 +12,13 @@
  * Usage: npm run bench:bundles -- [--runs 25] [--json]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
 import { FUNCTIONS_DIR, ROTATION_BUNDLING } from '../infra/constructs/rotation-function';
-import { coldStartEnv } from './cold-start-env';
+import { coldStartEnv, functionEntries } from './cold-start-env';
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -48,10 +48,7 @@ function main() {
     const minimalEntry = join(out, 'minimal.ts');
     writeFileSync(minimalEntry, MINIMAL_HANDLER);
     const entries: Array<[string, string]> = [['minimal handler (baseline)', minimalEntry]];
-    for (const name of readdirSync(FUNCTIONS_DIR).sort()) {
-      const entry = join(FUNCTIONS_DIR, name, 'handler.ts');
-      if (statSync(join(FUNCTIONS_DIR, name)).isDirectory() && exists(entry)) entries.push([name, entry]);
-    }
+    for (const { name, entry } of functionEntries(FUNCTIONS_DIR)) entries.push([name, entry]);
     const bundles = entries.map(([name, entry]) => {
       const bundle = join(out, `${name.replace(/\W+/g, '-')}.js`);
       buildSync({
@@ -122,14 +119,6 @@ function coldStart(bundle: string, env: Record<string, string>): { ms: number; h
     encoding: 'utf8',
   });
   return JSON.parse(output) as { ms: number; heapMb: number };
-}
-
-function exists(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function percentile(sorted: number[], p: number): number {

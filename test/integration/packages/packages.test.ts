@@ -196,8 +196,14 @@ describe('the constructs in a TypeScript CDK app', () => {
       expect({ staged, match }).toEqual({ staged, match: expect.any(String) });
       used.add(match as string);
     }
-    expect([...used].sort()).toEqual(['api-key/handler', 'database/handler', 'jwt/handler']);
-    expect(functions).toHaveLength(4); // two database rotations share the database function's code
+    // the PostgreSQL instance's rotation and the Aurora MySQL cluster's each deploy their engine's bundle
+    expect([...used].sort()).toEqual([
+      'api-key/handler',
+      'database/mysql-handler',
+      'database/postgres-handler',
+      'jwt/handler',
+    ]);
+    expect(functions).toHaveLength(4);
   });
 
   it('refuses an entry that is neither one of its pre-bundled functions nor a file, naming the prop', async () => {
