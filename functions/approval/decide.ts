@@ -279,20 +279,27 @@ export function createDecideHandler(deps: DecideDependencies) {
         fourEyesBy: config.fourEyesBy,
         retentionDays: config.retentionDays,
       });
-      await deps.sns.send(
-        new PublishCommand({
-          TopicArn: config.topicArn,
-          Subject: 'Secret rotation waiting for approval',
-          Message: notification(request),
-        }),
-      );
+      const notified = Boolean(config.topicArn);
+      if (notified) {
+        await deps.sns.send(
+          new PublishCommand({
+            TopicArn: config.topicArn,
+            Subject: 'Secret rotation waiting for approval',
+            Message: notification(request),
+            MessageAttributes: {
+              secretArn: { DataType: 'String', StringValue: request.secretArn },
+              requestId: { DataType: 'String', StringValue: request.requestId },
+            },
+          }),
+        );
+      }
       await publishAuditEvent(
         deps.eventBridge,
         config.eventBusName,
         AuditDetailType.APPROVAL_REQUESTED,
         request,
       );
-      return respond(201, outcome(request, false, true));
+      return respond(201, outcome(request, false, notified));
     }
     if (body.action === DecisionAction.BYPASS) {
       const bypass = await store.bypass({

@@ -133,7 +133,9 @@ describe('RotationApproval', () => {
       Tags: Match.arrayWith([
         {
           Key: 'secret-rotation:approval-url',
-          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalDeciderFunctionFunctionUrl'), 'FunctionUrl'] },
+          Value: {
+            'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalDeciderFunctionFunctionUrl'), 'FunctionUrl'],
+          },
         },
       ]),
     });
