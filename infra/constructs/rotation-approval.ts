@@ -156,7 +156,7 @@ export class RotationApproval extends Construct {
     });
     const fn = this.approvalFunction.function;
     // What the function calls (the IAM replay records it): Query the secret's requests, PutItem a new one,
-    // UpdateItem an expiry. GetItem is the CLI's (grantApprove), not the function's.
+    // UpdateItem an expiry. GetItem is the decider's (a refused decision reads the request back), not this one's.
     this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     this.#grantPublish(fn);
     props.eventBus?.grantPutEventsTo(fn);
@@ -303,16 +303,27 @@ export class RotationApproval extends Construct {
   }
 
   /**
-   * Lets `grantee` approve, deny, bypass and request: `lambda:InvokeFunctionUrl` on the decider only, when its
-   * URL's auth type is `AWS_IAM`. Nothing on the table, the secret or the topic: the decider does those, as
-   * the identity Lambda authenticated.
+   * Lets `grantee` approve, deny, bypass and request through the decider's URL, and nothing else: no table,
+   * secret or topic access (the decider does those, as the identity Lambda authenticated).
+   * `lambda:InvokeFunctionUrl` on the decider when its URL's auth type is `AWS_IAM`, and
+   * `lambda:InvokeFunction` only when invoked through a function URL (`lambda:InvokedViaFunctionUrl`): new
+   * function URLs need both since October 2025 (AWS Lambda Developer Guide, "Control access to Lambda function
+   * URLs"), and without the condition a direct Invoke could hand the decider a forged request context.
    */
   grantApprove(grantee: iam.IGrantable): void {
+    const decider = this.deciderFunction.function.functionArn;
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['lambda:InvokeFunctionUrl'],
-        resources: [this.deciderFunction.function.functionArn],
+        resources: [decider],
         conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': lambda.FunctionUrlAuthType.AWS_IAM } },
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [decider],
+        conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
       }),
     );
   }

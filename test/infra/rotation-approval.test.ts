@@ -112,13 +112,20 @@ describe('RotationApproval', () => {
           .PolicyDocument.Statement,
     );
 
-  it("grants approvers only lambda:InvokeFunctionUrl on the decider, when its URL's auth type is AWS_IAM", () => {
+  it("grants approvers only the invoke of the decider's URL (AuthType AWS_IAM), and its Invoke only through the URL", () => {
+    const decider = { 'Fn::GetAtt': [expect.stringMatching(/^ApprovalDecider/), 'Arn'] };
     expect(statementsOf('Approvers')).toEqual([
       {
         Effect: 'Allow',
         Action: 'lambda:InvokeFunctionUrl',
-        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ApprovalDecider/), 'Arn'] },
+        Resource: decider,
         Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: decider,
+        Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
       },
     ]);
   });
