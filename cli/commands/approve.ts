@@ -1,20 +1,17 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { ApprovalTag, FourEyesBy, type RequestState } from '../../functions/approval/approvals';
 import {
-  ApprovalRefusedError,
-  type ApprovalRequest,
-  ApprovalStore,
-  ApprovalTag,
-  FourEyesBy,
-  publishAuditEvent,
-  RefusalCode,
-  RequestState,
-} from '../../functions/approval/approvals';
-import { notification } from '../../functions/approval/request';
-import { AuditDetailType } from '../../functions/audit/records';
+  createDecideHandler,
+  type DecisionAction,
+  type DecisionBody,
+  type DecisionError,
+  type DecisionOutcome,
+  type FunctionUrlResult,
+} from '../../functions/approval/decide';
 import type { Args, CommandSpec, OptionSpec } from '../args';
 import { type CommandContext, println } from '../context';
 import { CliError, describeAwsError, ExitCode, UsageError } from '../errors';
@@ -31,12 +28,12 @@ const COMMON: Readonly<Record<string, OptionSpec>> = {
   table: {
     type: 'string',
     value: '<name>',
-    description: `The approvals table (default: the secret's ${ApprovalTag.TABLE} tag)`,
+    description: `Local mode (--endpoint-url) only: the approvals table (default: the secret's ${ApprovalTag.TABLE} tag)`,
   },
   'event-bus': {
     type: 'string',
     value: '<name>',
-    description: `Where the audit event goes (default: the secret's ${ApprovalTag.EVENT_BUS} tag)`,
+    description: `Local mode (--endpoint-url) only: where the audit event goes (default: the secret's ${ApprovalTag.EVENT_BUS} tag)`,
   },
 };
 
@@ -45,10 +42,12 @@ export const approveSpec: CommandSpec = {
   summary: "approve a secret's pending rotation (it starts at once), or --emergency: rotate without approval",
   description: [
     'Approves the pending approval request of a secret whose rotation waits for a person (the RotationApproval',
-    'construct), as the AWS identity of the caller (STS GetCallerIdentity), with a reason; both are recorded.',
-    'The rotation starts at once: RotateSecret with the request id as its ClientRequestToken, so one approval',
-    'starts one rotation. Refused, changing nothing: a request already approved, denied or expired (an',
-    'approval cannot be replayed), and under four-eyes the requester approving their own request.',
+    "construct), with a reason: a SigV4-signed POST to the decider's function URL (the secret's",
+    `${ApprovalTag.URL} tag), which records the identity AWS authenticated, not one the caller states. The`,
+    'decider starts the rotation at once: RotateSecret with the request id as its ClientRequestToken, so one',
+    'approval starts one rotation. Refused, changing nothing: a request already approved, denied or expired (an',
+    'approval cannot be replayed), and under four-eyes the requester approving their own request. In local mode',
+    '(--endpoint-url) the same decision code runs in-process, with the caller from STS GetCallerIdentity.',
     '',
     '--emergency rotates now without a request, when approval cannot wait: the bypass, its reason and your',
     'identity are recorded and an event is published.',
@@ -103,15 +102,13 @@ export interface ApprovalJson {
   readonly rotationVersionId: string | null;
 }
 
+/** What a decision needs: the secret, and who answers (the URL, or in local mode the handler in-process). */
 interface Setting {
   readonly state: SecretState;
-  readonly store: ApprovalStore;
-  readonly eventBridge?: EventBridgeClient;
-  readonly busName?: string;
-  readonly actor: string;
+  readonly call: (body: DecisionBody) => Promise<FunctionUrlResult>;
 }
 
-async function setUp(args: Args, context: CommandContext, command: string): Promise<Setting> {
+async function setUp(args: Args, context: CommandContext): Promise<Setting> {
   const secretId = args.positionals[0] as string;
   let state: SecretState;
   try {
@@ -125,22 +122,125 @@ async function setUp(args: Args, context: CommandContext, command: string): Prom
       `secret ${state.name}: its rotation does not wait for approval (no ${ApprovalTag.TABLE} tag); pass --table if it does`,
     );
   }
+  if (context.target.endpoint) return { state, call: localDecider(args, context, state, table) };
+  const url = state.tags[ApprovalTag.URL];
+  if (!url) {
+    throw new CliError(
+      `secret ${state.name}: no ${ApprovalTag.URL} tag: deploy the RotationApproval construct of this version, whose decider takes approvals`,
+    );
+  }
+  return { state, call: (body) => signedPost(context, url, body) };
+}
+
+/**
+ * Local mode (`--endpoint-url`, e.g. moto, which has no function URLs): the same decision handler runs in this
+ * process, with a request context built from STS GetCallerIdentity of the caller's credentials, as Lambda
+ * builds it from the signature. Every rule (four-eyes, replay, expiry) runs through the same handler code as
+ * behind the URL; only who vouches for the caller differs, which a local endpoint cannot do anyway.
+ */
+function localDecider(
+  args: Args,
+  context: CommandContext,
+  state: SecretState,
+  table: string,
+): (body: DecisionBody) => Promise<FunctionUrlResult> {
   const busName = args.string('event-bus') ?? state.tags[ApprovalTag.EVENT_BUS];
-  let actor: string;
+  const expires = Number(state.tags[ApprovalTag.EXPIRES_SECONDS] ?? 86400);
+  const handler = createDecideHandler({
+    dynamodb: new DynamoDBClient(context.clientConfig),
+    secretsManager: context.secretsManager,
+    sns: new SNSClient(context.clientConfig),
+    ...(busName ? { eventBridge: new EventBridgeClient(context.clientConfig) } : {}),
+    config: {
+      tableName: table,
+      topicArn: state.tags[ApprovalTag.TOPIC] ?? '',
+      ...(busName ? { eventBusName: busName } : {}),
+      expiresAfterSeconds: Number.isFinite(expires) && expires > 0 ? expires : 86400,
+      fourEyes: state.tags[ApprovalTag.FOUR_EYES] !== 'false',
+      fourEyesBy:
+        state.tags[ApprovalTag.FOUR_EYES_BY] === FourEyesBy.ROLE ? FourEyesBy.ROLE : FourEyesBy.PERSON,
+      retentionDays: 400,
+    },
+    now: context.now,
+  });
+  return async (body) => {
+    let userArn: string;
+    try {
+      userArn = (await new STSClient(context.clientConfig).send(new GetCallerIdentityCommand({}))).Arn ?? '';
+    } catch (error) {
+      throw describeAwsError(error, undefined, context.target);
+    }
+    return handler({
+      body: JSON.stringify(body),
+      isBase64Encoded: false,
+      requestContext: { http: { method: 'POST' }, ...(userArn ? { authorizer: { iam: { userArn } } } : {}) },
+    });
+  };
+}
+
+/**
+ * POSTs the decision to the decider's function URL, signed with SigV4 (service `lambda`, the URL's region) with
+ * the credentials and the hash of the SDK's default chain, as the AWS CLI would resolve them.
+ */
+async function signedPost(
+  context: CommandContext,
+  url: string,
+  body: DecisionBody,
+): Promise<FunctionUrlResult> {
+  const target = new URL(url);
+  const sdk = new STSClient(context.clientConfig).config;
+  const region = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(target.hostname)?.[1] ?? (await sdk.region());
+  const payload = JSON.stringify(body);
+  let signed: { headers: Record<string, string> };
   try {
-    const me = await new STSClient(context.clientConfig).send(new GetCallerIdentityCommand({}));
-    actor = me.Arn ?? '';
+    const signer = new SignatureV4({
+      service: 'lambda',
+      region,
+      credentials: sdk.credentials,
+      sha256: sdk.sha256,
+    });
+    signed = await signer.sign({
+      method: 'POST',
+      protocol: target.protocol,
+      hostname: target.hostname,
+      ...(target.port ? { port: Number(target.port) } : {}),
+      path: target.pathname,
+      query: {},
+      headers: { host: target.host, 'content-type': 'application/json' },
+      body: payload,
+    });
   } catch (error) {
     throw describeAwsError(error, undefined, context.target);
   }
-  if (!actor)
-    throw new CliError(`${command}: STS GetCallerIdentity returned no ARN; cannot record who you are`);
+  let response: Response;
+  try {
+    response = await fetch(target, { method: 'POST', headers: signed.headers, body: payload });
+  } catch (error) {
+    throw new CliError(`POST ${target.origin}: ${(error as Error).message}`, { cause: error });
+  }
   return {
-    state,
-    store: new ApprovalStore(new DynamoDBClient(context.clientConfig), table),
-    ...(busName ? { eventBridge: new EventBridgeClient(context.clientConfig), busName } : {}),
-    actor,
+    statusCode: response.status,
+    headers: { 'content-type': response.headers.get('content-type') ?? '' },
+    body: await response.text(),
   };
+}
+
+/** The decider's answer, or a CliError with its message (a signature refused by Lambda says so). */
+async function decide(setting: Setting, body: DecisionBody): Promise<DecisionOutcome> {
+  const result = await setting.call(body);
+  let parsed: (DecisionOutcome & Partial<DecisionError>) | { Message?: string; message?: string } | undefined;
+  try {
+    parsed = JSON.parse(result.body);
+  } catch {
+    parsed = undefined;
+  }
+  if (result.statusCode >= 200 && result.statusCode < 300 && parsed && 'state' in parsed) return parsed;
+  const message =
+    (parsed && ('message' in parsed ? parsed.message : 'Message' in parsed ? parsed.Message : undefined)) ??
+    `HTTP ${result.statusCode}`;
+  throw new CliError(
+    `secret ${setting.state.name}: ${result.statusCode === 403 && !(parsed && 'error' in parsed) ? `the decider refused the call (${message}): the caller needs lambda:InvokeFunctionUrl on it (grantApprove)` : message}`,
+  );
 }
 
 function requireReason(args: Args, command: string): string {
@@ -151,64 +251,30 @@ function requireReason(args: Args, command: string): string {
   return reason;
 }
 
-async function pendingRequest(setting: Setting, requested: string | undefined, now: Date): Promise<string> {
-  if (requested) return requested;
-  const pending = (await setting.store.list(setting.state.arn)).filter(
-    (r) => r.state === RequestState.PENDING && r.expiresAt.getTime() > now.getTime(),
-  );
-  if (pending.length === 0) {
-    throw new CliError(`secret ${setting.state.name}: no approval request is pending`);
-  }
-  if (pending.length > 1) {
-    throw new CliError(
-      `secret ${setting.state.name}: ${pending.length} approval requests are pending (${pending.map((r) => r.requestId).join(', ')}); choose one with --request`,
-    );
-  }
-  return (pending[0] as ApprovalRequest).requestId;
-}
-
-function output(
-  context: CommandContext,
-  state: SecretState,
-  request: ApprovalRequest,
-  started: boolean,
-): void {
+function output(context: CommandContext, state: SecretState, outcome: DecisionOutcome): void {
   const json: ApprovalJson = {
     secret: state.name,
     arn: state.arn,
-    requestId: request.requestId,
-    state: request.state,
-    requestedBy: request.requestedBy,
-    decidedBy: request.decidedBy ?? null,
-    reason: request.reason ?? null,
-    expiresAt: request.expiresAt.toISOString(),
-    rotationVersionId: started ? request.requestId : null,
+    requestId: outcome.requestId,
+    state: outcome.state,
+    requestedBy: outcome.requestedBy,
+    decidedBy: outcome.decidedBy,
+    reason: outcome.reason,
+    expiresAt: outcome.expiresAt,
+    rotationVersionId: outcome.rotationStarted ? outcome.requestId : null,
   };
   if (context.json) context.stdout.write(toJson(json));
 }
 
-async function startRotation(
-  setting: Setting,
-  request: ApprovalRequest,
-  context: CommandContext,
-): Promise<void> {
-  try {
-    await context.secretsManager.send(
-      new RotateSecretCommand({
-        SecretId: setting.state.arn,
-        ClientRequestToken: request.requestId,
-        RotateImmediately: true,
-      }),
-    );
-  } catch (error) {
-    const cause = describeAwsError(error, setting.state.name, context.target);
-    throw new CliError(
-      `${cause.message} (request ${request.requestId} is ${request.state}; run the same command again to start the rotation)`,
-      { cause: error },
-    );
-  }
-  await setting.store.markRotationStarted(setting.state.arn, request.requestId, context.now());
-}
+const bodyOf = (action: DecisionAction, state: SecretState, args: Args, reason?: string): DecisionBody => {
+  const requestId = args.string('request');
+  return {
+    action,
+    secretArn: state.arn,
+    ...(reason ? { reason } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
+};
 
 /** `approve <secret> --reason ... [--request id | --emergency]`. */
 export async function runApprove(args: Args, context: CommandContext): Promise<ExitCode> {
@@ -216,23 +282,14 @@ export async function runApprove(args: Args, context: CommandContext): Promise<E
   if (args.flag('emergency') && args.string('request')) {
     throw new UsageError('approve: --emergency rotates without a request; do not pass --request', 'approve');
   }
-  const setting = await setUp(args, context, 'approve');
-  const { state, store } = setting;
-  const now = context.now();
+  const setting = await setUp(args, context);
+  const { state } = setting;
   if (args.flag('emergency')) {
-    const bypass = await store.bypass({
-      secretArn: state.arn,
-      actor: setting.actor,
-      reason,
-      now,
-      retentionDays: 400,
-    });
-    await publishAuditEvent(setting.eventBridge, setting.busName, AuditDetailType.BYPASSED, bypass);
-    await startRotation(setting, bypass, context);
+    const bypass = await decide(setting, bodyOf('bypass', state, args, reason));
     if (!context.json) {
       println(
         context,
-        `${context.palette.warn('Emergency rotation')} of ${state.name} without approval, by ${setting.actor}.`,
+        `${context.palette.warn('Emergency rotation')} of ${state.name} without approval, by ${bypass.decidedBy}.`,
       );
       println(context, `  reason:  ${reason}`);
       println(
@@ -240,39 +297,14 @@ export async function runApprove(args: Args, context: CommandContext): Promise<E
         `  version: ${bypass.requestId} (rotation started; recorded as bypass ${bypass.requestId})`,
       );
     }
-    output(context, state, bypass, true);
+    output(context, state, bypass);
     return ExitCode.OK;
   }
-  const requestId = await pendingRequest(setting, args.string('request'), now);
-  let approved: ApprovalRequest;
-  try {
-    approved = await store.decide({
-      secretArn: state.arn,
-      requestId,
-      decision: RequestState.APPROVED,
-      actor: setting.actor,
-      reason,
-      now,
-    });
-    await publishAuditEvent(setting.eventBridge, setting.busName, AuditDetailType.APPROVED, approved);
-  } catch (error) {
-    // A crash between the approval and RotateSecret: the same token starts the same rotation, once.
-    const current =
-      error instanceof ApprovalRefusedError && error.code === RefusalCode.ALREADY_DECIDED
-        ? await store.get(state.arn, requestId)
-        : undefined;
-    if (!current || current.state !== RequestState.APPROVED || current.rotationStartedAt) {
-      throw error instanceof ApprovalRefusedError
-        ? new CliError(`secret ${state.name}: ${error.message}`, { cause: error })
-        : describeAwsError(error, state.name, context.target);
-    }
-    approved = current;
-  }
-  await startRotation(setting, approved, context);
+  const approved = await decide(setting, bodyOf('approve', state, args, reason));
   if (!context.json) {
     println(
       context,
-      `${context.palette.ok('Approved')} request ${approved.requestId} of ${state.name} as ${setting.actor}.`,
+      `${context.palette.ok('Approved')} request ${approved.requestId} of ${state.name} as ${approved.decidedBy}.`,
     );
     println(context, `  reason:  ${approved.reason ?? reason}`);
     println(
@@ -280,85 +312,48 @@ export async function runApprove(args: Args, context: CommandContext): Promise<E
       `  rotation started: version ${approved.requestId} (follow it: secret-rotation status ${state.name})`,
     );
   }
-  output(context, state, approved, true);
+  output(context, state, approved);
   return ExitCode.OK;
 }
 
 /** `deny <secret> --reason ... [--request id]`. */
 export async function runDeny(args: Args, context: CommandContext): Promise<ExitCode> {
   const reason = requireReason(args, 'deny');
-  const setting = await setUp(args, context, 'deny');
-  const { state, store } = setting;
-  const now = context.now();
-  const requestId = await pendingRequest(setting, args.string('request'), now);
-  let denied: ApprovalRequest;
-  try {
-    denied = await store.decide({
-      secretArn: state.arn,
-      requestId,
-      decision: RequestState.DENIED,
-      actor: setting.actor,
-      reason,
-      now,
-    });
-  } catch (error) {
-    throw error instanceof ApprovalRefusedError
-      ? new CliError(`secret ${state.name}: ${error.message}`, { cause: error })
-      : describeAwsError(error, state.name, context.target);
-  }
-  await publishAuditEvent(setting.eventBridge, setting.busName, AuditDetailType.DENIED, denied);
+  const setting = await setUp(args, context);
+  const { state } = setting;
+  const denied = await decide(setting, bodyOf('deny', state, args, reason));
   if (!context.json) {
     println(
       context,
-      `${context.palette.bad('Denied')} request ${denied.requestId} of ${state.name} as ${setting.actor}.`,
+      `${context.palette.bad('Denied')} request ${denied.requestId} of ${state.name} as ${denied.decidedBy}.`,
     );
     println(context, `  reason: ${reason}`);
     println(context, '  The secret does not rotate; the overdue alarm will say so until it does.');
   }
-  output(context, state, denied, false);
+  output(context, state, denied);
   return ExitCode.OK;
 }
 
 /** `request-approval <secret>`. */
 export async function runRequestApproval(args: Args, context: CommandContext): Promise<ExitCode> {
-  const setting = await setUp(args, context, 'request-approval');
-  const { state, store } = setting;
-  const expires = Number(state.tags[ApprovalTag.EXPIRES_SECONDS] ?? 86400);
-  const request = await store.create({
-    secretArn: state.arn,
-    requestedBy: setting.actor,
-    now: context.now(),
-    expiresAfterMs: (Number.isFinite(expires) && expires > 0 ? expires : 86400) * 1000,
-    fourEyes: state.tags[ApprovalTag.FOUR_EYES] !== 'false',
-    fourEyesBy:
-      state.tags[ApprovalTag.FOUR_EYES_BY] === FourEyesBy.ROLE ? FourEyesBy.ROLE : FourEyesBy.PERSON,
-    retentionDays: 400,
-  });
-  const topic = state.tags[ApprovalTag.TOPIC];
-  if (topic) {
-    await new SNSClient(context.clientConfig).send(
-      new PublishCommand({
-        TopicArn: topic,
-        Subject: 'Secret rotation waiting for approval',
-        Message: notification(request),
-      }),
-    );
-  }
-  await publishAuditEvent(setting.eventBridge, setting.busName, AuditDetailType.APPROVAL_REQUESTED, request);
+  const setting = await setUp(args, context);
+  const { state } = setting;
+  const request = await decide(setting, { action: 'request', secretArn: state.arn });
   if (!context.json) {
     println(
       context,
-      `Requested approval to rotate ${state.name}: request ${request.requestId}, by ${setting.actor}.`,
+      `Requested approval to rotate ${state.name}: request ${request.requestId}, by ${request.requestedBy}.`,
     );
     println(
       context,
-      `  expires: ${request.expiresAt.toISOString()}${request.fourEyes ? (request.fourEyesBy === FourEyesBy.ROLE ? '  (four-eyes by role: someone from another role must approve)' : '  (four-eyes: someone else must approve)') : ''}`,
+      `  expires: ${request.expiresAt}${request.fourEyes ? (request.fourEyesBy === FourEyesBy.ROLE ? '  (four-eyes by role: someone from another role must approve)' : '  (four-eyes: someone else must approve)') : ''}`,
     );
+    const topic = state.tags[ApprovalTag.TOPIC];
     println(
       context,
-      `  ${topic ? `approvers notified on ${topic}` : `note: no ${ApprovalTag.TOPIC} tag, nobody was notified`}`,
+      `  ${request.notified && topic ? `approvers notified on ${topic}` : `note: no ${ApprovalTag.TOPIC} tag, nobody was notified`}`,
     );
   }
-  output(context, state, request, false);
+  output(context, state, request);
   return ExitCode.OK;
 }

@@ -25,6 +25,8 @@ export const ApprovalTag = {
   TOPIC: 'secret-rotation:approval-topic',
   /** Seconds a request waits before it expires. */
   EXPIRES_SECONDS: 'secret-rotation:approval-expires-seconds',
+  /** The decider's function URL (AuthType AWS_IAM): approve, deny, bypass and request go there. */
+  URL: 'secret-rotation:approval-url',
   /** What four-eyes compares: `person` (role and session name) or `role`. */
   FOUR_EYES_BY: 'secret-rotation:four-eyes-by',
 } as const;

@@ -50,6 +50,18 @@ export interface ApprovalConfig {
 }
 
 export function loadApprovalConfig(env: Environment = process.env): ApprovalConfig {
+  return {
+    secretArn: requiredString(env, 'SECRET_ARN'),
+    ...loadApprovalRules(env),
+    requester: `schedule (${optionalString(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'approval function'})`,
+  };
+}
+
+/** The approval rules and where requests go, shared by the approval function and its decider. */
+export type ApprovalRules = Omit<ApprovalConfig, 'secretArn' | 'requester'>;
+
+/** The configuration without the secret: the decider's (the secret comes with each call, and is checked). */
+export function loadApprovalRules(env: Environment = process.env): ApprovalRules {
   const fourEyes = optionalString(env, 'FOUR_EYES') ?? 'true';
   if (fourEyes !== 'true' && fourEyes !== 'false') {
     throw new ConfigurationError(`Environment variable FOUR_EYES must be true or false, got '${fourEyes}'`);
@@ -60,7 +72,6 @@ export function loadApprovalConfig(env: Environment = process.env): ApprovalConf
   }
   const bus = optionalString(env, 'EVENT_BUS_NAME');
   return {
-    secretArn: requiredString(env, 'SECRET_ARN'),
     tableName: requiredString(env, 'APPROVAL_TABLE'),
     topicArn: requiredString(env, 'APPROVAL_TOPIC_ARN'),
     ...(bus ? { eventBusName: bus } : {}),
@@ -72,7 +83,6 @@ export function loadApprovalConfig(env: Environment = process.env): ApprovalConf
     fourEyes: fourEyes === 'true',
     fourEyesBy: by,
     retentionDays: integer(env, 'APPROVAL_RETENTION_DAYS', { min: 1, max: 3650, default: 400 }),
-    requester: `schedule (${optionalString(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'approval function'})`,
   };
 }
 

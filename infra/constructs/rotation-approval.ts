@@ -7,6 +7,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -82,13 +83,20 @@ export interface RotationApprovalProps {
  * request raises the `ApprovalOverdue` alarm and an event. The secret is tagged so that the CLI finds the
  * table, the topic and the bus.
  *
- * Who may approve is who may call `dynamodb:UpdateItem` on the table and `secretsmanager:RotateSecret` on
- * the secret: grant both to the approvers' role with `grantApprove`.
+ * Approve, deny, `--emergency` and `request-approval` go through the decider's function URL (AuthType
+ * `AWS_IAM`): Lambda authenticates the SigV4-signed call and the decider records and compares (four-eyes)
+ * the identity Lambda hands it, `requestContext.authorizer.iam.userArn`. The decider alone writes the table,
+ * calls RotateSecret and publishes the audit events; approvers hold `lambda:InvokeFunctionUrl` on it and
+ * nothing else (`grantApprove`), so no approver can write a decision under another identity.
  */
 export class RotationApproval extends Construct {
   readonly table: dynamodb.Table;
   readonly approversTopic: sns.ITopic;
   readonly approvalFunction: RotationFunction;
+  /** The decider: approve, deny, bypass and request as the caller Lambda authenticated. */
+  readonly deciderFunction: RotationFunction;
+  /** The decider's URL (AuthType AWS_IAM); the secret's `secret-rotation:approval-url` tag holds it. */
+  readonly decisionUrl: lambda.FunctionUrl;
   readonly overdueAlarm: cloudwatch.Alarm;
   readonly #secret: secretsmanager.ISecret;
   /** The approvers' topic's key, when this construct made both. */
@@ -148,10 +156,50 @@ export class RotationApproval extends Construct {
     });
     const fn = this.approvalFunction.function;
     // What the function calls (the IAM replay records it): Query the secret's requests, PutItem a new one,
-    // UpdateItem an expiry. GetItem is the CLI's (grantApprove), not the function's.
+    // UpdateItem an expiry. GetItem is the decider's (a refused decision reads the request back), not this one's.
     this.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     this.#grantPublish(fn);
     props.eventBus?.grantPutEventsTo(fn);
+    // The decider. No SECRET_ARN: the secret is tagged with this function's URL, so a reference to the secret
+    // in the function (its environment, or the role's default policy that the function waits for) would be a
+    // cycle. It takes the secret from each call and checks that the secret names this table; the statement
+    // on the secret is a policy of its own, which the function does not depend on.
+    this.deciderFunction = new RotationFunction(this, 'Decider', {
+      entry: path.join(FUNCTIONS_DIR, 'approval', 'decide-handler.ts'),
+      environment: {
+        APPROVAL_TABLE: this.table.tableName,
+        APPROVAL_TOPIC_ARN: this.approversTopic.topicArn,
+        APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
+        APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
+        FOUR_EYES: String(fourEyes),
+        FOUR_EYES_BY: fourEyesBy,
+        ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
+      },
+    });
+    const decider = this.deciderFunction.function;
+    // What the decider calls (the IAM replay records it): Query pending requests, GetItem after a refused
+    // write, PutItem a request or a bypass, UpdateItem a decision; SNS for a person's request; the events.
+    this.table.grant(
+      decider,
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:GetItem',
+    );
+    this.#grantPublish(decider);
+    props.eventBus?.grantPutEventsTo(decider);
+    const role = decider.role;
+    if (!role) throw new Error('RotationApproval: the decider has no role');
+    new iam.Policy(this, 'DeciderSecret', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:DescribeSecret', 'secretsmanager:RotateSecret'],
+          resources: [props.secret.secretArn],
+        }),
+      ],
+    });
+    this.decisionUrl = decider.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     new events.Rule(this, 'Due', {
       schedule: props.schedule,
       targets: [
@@ -182,6 +230,7 @@ export class RotationApproval extends Construct {
     Tags.of(tagged).add(ApprovalTag.FOUR_EYES, String(fourEyes));
     Tags.of(tagged).add(ApprovalTag.FOUR_EYES_BY, fourEyesBy);
     Tags.of(tagged).add(ApprovalTag.EXPIRES_SECONDS, String(expiresAfter.toSeconds()));
+    Tags.of(tagged).add(ApprovalTag.URL, this.decisionUrl.url);
     if (props.eventBus) tagAuditBus(props.secret, props.eventBus);
     RotationApproval.disableAutomaticRotation(props.secret);
     if (props.dashboard) props.dashboard.addWidgets(...this.widgets());
@@ -253,21 +302,28 @@ export class RotationApproval extends Construct {
     }
   }
 
-  /** Lets `grantee` approve, deny and request: the table's items and RotateSecret on this one secret. */
+  /**
+   * Lets `grantee` approve, deny, bypass and request through the decider's URL, and nothing else: no table,
+   * secret or topic access (the decider does those, as the identity Lambda authenticated).
+   * `lambda:InvokeFunctionUrl` on the decider when its URL's auth type is `AWS_IAM`, and
+   * `lambda:InvokeFunction` only when invoked through a function URL (`lambda:InvokedViaFunctionUrl`): new
+   * function URLs need both since October 2025 (AWS Lambda Developer Guide, "Control access to Lambda function
+   * URLs"), and without the condition a direct Invoke could hand the decider a forged request context.
+   */
   grantApprove(grantee: iam.IGrantable): void {
-    this.table.grant(
-      grantee,
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:Query',
-      'dynamodb:GetItem',
-    );
-    this.#grantPublish(grantee);
-    const secret = this.#secret;
+    const decider = this.deciderFunction.function.functionArn;
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret'],
-        resources: [secret.secretArn],
+        actions: ['lambda:InvokeFunctionUrl'],
+        resources: [decider],
+        conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': lambda.FunctionUrlAuthType.AWS_IAM } },
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [decider],
+        conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
       }),
     );
   }

@@ -19,6 +19,7 @@ import {
   type DescribeSecretCommandOutput,
   PutSecretValueCommand,
   SecretsManagerClient,
+  TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -26,11 +27,18 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eventbridge from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { API_GATEWAY_KEY_OWNER_TAG } from '../../functions/api-key/constants';
 import { createApiKeyHandler } from '../../functions/api-key/create-handler';
-import { createApprovalHandler, loadApprovalConfig } from '../../functions/approval/request';
+import { ApprovalTag } from '../../functions/approval/approvals';
+import { createDecideHandler } from '../../functions/approval/decide';
+import {
+  createApprovalHandler,
+  loadApprovalConfig,
+  loadApprovalRules,
+} from '../../functions/approval/request';
 import { loadAuditCheckConfig, runAuditCheck } from '../../functions/audit/check';
 import { createDatabaseHandler } from '../../functions/database/create-handler';
 import { createJwtHandler } from '../../functions/jwt';
@@ -160,6 +168,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
   let resourcePolicyOf: (request: IamRequest) => PolicyDocument | undefined;
   let statementsOf: (principal: string) => Array<{ principal: string; statement: Record<string, unknown> }>;
   let other: { secret: string; bucket: string; bus: string };
+  let approverChecks: { approverArn: string; deciderArn: string; tableArn: string; secretArn: string };
   let db: LocalDatabase | undefined;
   let keyService: LocalKeyService | undefined;
   let caDir: string | undefined;
@@ -344,6 +353,8 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
       schedule: eventbridge.Schedule.rate(Duration.days(7)),
       eventBus: events.eventBus,
     });
+    const approvers = new iam.Role(stack, 'Approvers', { assumedBy: new iam.AccountRootPrincipal() });
+    approval.grantApprove(approvers);
     const audit = new RotationAudit(stack, 'Audit', { eventBus: events.eventBus });
     const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource> };
     const resources = template.Resources;
@@ -370,6 +381,7 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     const httpFn = fnId(httpKey.rotationFunction);
     const approvalFn = fnId(approval.approvalFunction.function);
     const auditFn = fnId(audit.completenessCheck.function);
+    const deciderFn = fnId(approval.deciderFunction.function);
     const principalOf = (functionId: string) => arnOf(roleIdOf(functionId), 'Arn');
 
     // The resources the functions touch, created in moto under the names the template resolves to
@@ -527,6 +539,74 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     expect(
       (await approvalAt(new Date(Date.now() + 40 * 86400_000))({ action: 'sweep' })).expired,
     ).toHaveLength(1);
+    // The decider behind the function URL: a person's request (DescribeSecret, PutItem, SNS, an event), another's
+    // approval of the one pending request (Query, UpdateItem, an event, RotateSecret, UpdateItem), a replay
+    // refused (UpdateItem, GetItem), a denial and an emergency bypass (PutItem, an event, RotateSecret)
+    await new SecretsManagerClient(aws.clientConfig).send(
+      new TagResourceCommand({
+        SecretId: jwtArn,
+        Tags: [{ Key: ApprovalTag.TABLE, Value: approvalTable }],
+      }),
+    );
+    as(deciderFn);
+    const deciderSecrets = record(new SecretsManagerClient(aws.clientConfig), 'secretsmanager', current, log);
+    // moto would run the JWT key's rotation function on RotateSecret: recorded, then answered here
+    deciderSecrets.middlewareStack.add(
+      (next, context) => async (args) =>
+        context.commandName === 'RotateSecretCommand'
+          ? ({ output: { ARN: jwtArn, $metadata: {} }, response: {} } as never)
+          : next(args),
+      { step: 'initialize', name: 'iamReplayRotateSecretStub' },
+    );
+    const decide = createDecideHandler({
+      dynamodb: record(new DynamoDBClient(aws.clientConfig), 'dynamodb', current, log),
+      secretsManager: deciderSecrets,
+      sns: record(new SNSClient(aws.clientConfig), 'sns', current, log),
+      eventBridge: recordedEvents,
+      config: loadApprovalRules(envOf(deciderFn)),
+    });
+    const signed = (userArn: string, body: Record<string, unknown>) =>
+      decide({
+        body: JSON.stringify({ secretArn: jwtArn, ...body }),
+        requestContext: { http: { method: 'POST' }, authorizer: { iam: { userArn } } },
+      });
+    const person = (name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/oncall/${name}`;
+    expect((await signed(person('alice'), { action: 'request' })).statusCode).toBe(201);
+    const approvedByBob = await signed(person('bob'), { action: 'approve', reason: 'CHG-1' });
+    expect(approvedByBob.statusCode).toBe(200);
+    const { requestId } = JSON.parse(approvedByBob.body) as { requestId: string };
+    expect(
+      (await signed(person('carol'), { action: 'approve', requestId, reason: 'again' })).statusCode,
+    ).toBe(409);
+    expect((await signed(person('alice'), { action: 'request' })).statusCode).toBe(201);
+    expect((await signed(person('bob'), { action: 'deny', reason: 'freeze' })).statusCode).toBe(200);
+    expect((await signed(person('bob'), { action: 'bypass', reason: 'INC-1' })).statusCode).toBe(200);
+    // An approver calls the decider's URL: Lambda authorizes InvokeFunctionUrl (the URL's auth type in the
+    // context) and, for function URLs created since October 2025, InvokeFunction through the URL
+    const approverArn = arnOf(logical(approvers), 'Arn');
+    const deciderArn = arnOf(deciderFn, 'Arn');
+    requests.push(
+      {
+        origin: "an approver calls the decider's function URL",
+        principal: approverArn,
+        action: 'lambda:InvokeFunctionUrl',
+        resource: deciderArn,
+        context: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' },
+      },
+      {
+        origin: "an approver calls the decider's function URL (Lambda's InvokeFunction)",
+        principal: approverArn,
+        action: 'lambda:InvokeFunction',
+        resource: deciderArn,
+        context: { 'lambda:InvokedViaFunctionUrl': 'true' },
+      },
+    );
+    approverChecks = {
+      approverArn,
+      deciderArn,
+      tableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${approvalTable}`,
+      secretArn: jwtArn,
+    };
     as(auditFn);
     await runAuditCheck(
       record(new CloudWatchLogsClient(aws.clientConfig), 'logs', current, log),
@@ -891,6 +971,30 @@ describe('IAM replay: the requests the real functions make, judged by @cloud-cop
     expect(allowed).toEqual([]);
   });
 
+  it("lets an approver call the decider's URL and nothing that decides: no table write, no RotateSecret, no direct Invoke", async () => {
+    const { approverArn, deciderArn, tableArn, secretArn } = approverChecks;
+    const identity = identityOf(approverArn);
+    const asApprover = (action: string, resource: string, context: Record<string, string> = {}) =>
+      evaluate({ origin: 'approver', principal: approverArn, action, resource, context }, { identity });
+    expect(
+      await asApprover('lambda:InvokeFunctionUrl', deciderArn, { 'lambda:FunctionUrlAuthType': 'AWS_IAM' }),
+    ).toBe('Allowed');
+    const refused: Record<string, string> = {};
+    for (const [action, resource, context] of [
+      ['dynamodb:UpdateItem', tableArn, {}],
+      ['dynamodb:PutItem', tableArn, {}],
+      ['dynamodb:DeleteItem', tableArn, {}],
+      ['secretsmanager:RotateSecret', secretArn, {}],
+      // a URL without authentication, and an Invoke outside the URL that could forge the request context
+      ['lambda:InvokeFunctionUrl', deciderArn, { 'lambda:FunctionUrlAuthType': 'NONE' }],
+      ['lambda:InvokeFunction', deciderArn, { 'lambda:InvokedViaFunctionUrl': 'false' }],
+      ['lambda:InvokeFunction', deciderArn, {}],
+    ] as const) {
+      refused[`${action} ${JSON.stringify(context)}`] = await asApprover(action, resource, context);
+    }
+    expect(Object.values(refused).filter((r) => r === 'Allowed')).toEqual([]);
+  });
+
   it('uses every statement of the roles, except those the local mode cannot exercise (reported with why)', async () => {
     // Lambda itself writes the logs and manages network interfaces: no SDK call of ours makes these
     // requests. s3:ListBucket is what makes S3 answer 404 instead of 403 for a JWKS object not yet written:
@@ -1041,6 +1145,13 @@ function swap(
       ...request,
       context: { ...request.context, 'kms:EncryptionContext:SecretARN': other.secret },
       origin: `${request.origin} (another secret's data key)`,
+    };
+  }
+  if (request.action.startsWith('lambda:') && request.principal.includes(':role/')) {
+    return {
+      ...request,
+      resource: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:someone-elses`,
+      origin: `${request.origin} (another function)`,
     };
   }
   if (request.action === 'lambda:InvokeFunction') {

@@ -86,6 +86,7 @@ describe('RotationApproval', () => {
       Match.objectLike({ Key: 'secret-rotation:approval-table' }),
       Match.objectLike({ Key: 'secret-rotation:approval-topic' }),
       Match.objectLike({ Key: 'secret-rotation:event-bus' }),
+      Match.objectLike({ Key: 'secret-rotation:approval-url' }),
     ]) {
       template.hasResourceProperties('AWS::SecretsManager::Secret', { Tags: Match.arrayWith([tag]) });
     }
@@ -100,22 +101,71 @@ describe('RotationApproval', () => {
     });
   });
 
-  it('grants approvers RotateSecret on this one secret only', () => {
-    const policies = template.findResources('AWS::IAM::Policy', {
-      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('Approvers') }] },
-    });
-    const statements = Object.values(policies).flatMap(
+  const statementsOf = (roleName: string) =>
+    Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp(roleName) }] },
+      }),
+    ).flatMap(
       (p) =>
-        (
-          p as {
-            Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } };
-          }
-        ).Properties.PolicyDocument.Statement,
+        (p as { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }).Properties
+          .PolicyDocument.Statement,
     );
-    const rotate = statements.find(
-      (s) => Array.isArray(s.Action) && s.Action.includes('secretsmanager:RotateSecret'),
+
+  it("grants approvers only the invoke of the decider's URL (AuthType AWS_IAM), and its Invoke only through the URL", () => {
+    const decider = { 'Fn::GetAtt': [expect.stringMatching(/^ApprovalDecider/), 'Arn'] };
+    expect(statementsOf('Approvers')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunctionUrl',
+        Resource: decider,
+        Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: decider,
+        Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+      },
+    ]);
+  });
+
+  it('puts the decider behind a function URL with AuthType AWS_IAM, and tags the secret with the URL', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalDecider'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([
+        {
+          Key: 'secret-rotation:approval-url',
+          Value: {
+            'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalDeciderFunctionFunctionUrl'), 'FunctionUrl'],
+          },
+        },
+      ]),
+    });
+  });
+
+  it('lets the decider, not the approvers, write the table and rotate this one secret (no SNS beyond the topic)', () => {
+    const decider = statementsOf('ApprovalDeciderRole');
+    const actions = decider.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'secretsmanager:RotateSecret',
+        'secretsmanager:DescribeSecret',
+        'events:PutEvents',
+        'sns:Publish',
+      ]),
     );
+    const rotate = decider.find((s) => JSON.stringify(s.Action).includes('secretsmanager:RotateSecret'));
     expect(rotate?.Resource).toEqual({ Ref: expect.stringMatching(/^Payments/) });
+    expect(actions.filter((a) => String(a).includes('*'))).toEqual([]);
   });
 
   it("publishes to the approvers' topic with kms:GenerateDataKey and kms:Decrypt of its key through SNS, no wildcard action", () => {
