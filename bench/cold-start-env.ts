@@ -14,6 +14,11 @@ export const COLD_START_ENV: Readonly<Record<string, Readonly<Record<string, str
     APPROVAL_TABLE: 'approvals',
     APPROVAL_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:approvals',
   },
+  // the approval decider, behind the function URL: the rules without the secret (each call names it)
+  'approval/decide-handler': {
+    APPROVAL_TABLE: 'approvals',
+    APPROVAL_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:approvals',
+  },
   audit: { AUDIT_LOG_GROUP: 'audit', AUDIT_WINDOW_SECONDS: '3600', AUDIT_LAG_SECONDS: '900' },
   'consumer-tracker': { TRACKER_TABLE: 'consumers' },
   database: { ROTATION_KIND: 'database', ROTATION_STRATEGY: 'single-user' },
