@@ -177,12 +177,12 @@ export class RotationDriver {
    * RotateSecret (a copy of AWSCURRENT; AWS documents only that it is temporary), whose Lambda emulation
    * then fails to find the rotation function, which changes nothing more. Nothing else writes to the secret,
    * except the moto-only removal of an AWSPENDING left on AWSCURRENT by the last rotation (moto refuses to
-   * start a rotation from that finished state; see `#clearFinishedPendingForMoto`).
+   * start a rotation from that finished state; see `clearFinishedPendingForMoto`).
    */
   async testConfiguration(secretId: string, fn: RotationFunction): Promise<ConfigurationTestRecord> {
     const secretArn = await this.enableRotation(secretId);
     const token = randomUUID();
-    await this.#clearFinishedPendingForMoto(secretArn);
+    await clearFinishedPendingForMoto(this.#plain, secretArn);
     await this.#plain
       .send(
         new RotateSecretCommand({
@@ -232,28 +232,6 @@ export class RotationDriver {
     return { secretArn, token, ok: errorName === undefined, durationMs, ...(errorName ? { errorName } : {}) };
   }
 
-  /**
-   * moto-only workaround (local/MOTO-DIFFERENCES.md): moto 5.2's RotateSecret refuses ("Previous rotation
-   * request is still in progress") when AWSPENDING sits on the AWSCURRENT version, which is exactly the state
-   * AWS documents as a finished rotation (and the state finishSecret leaves). AWS accepts it and moves
-   * AWSPENDING to the new version; here the label is removed first so moto does the same. Never done against
-   * AWS: the CLI's RotateSecret calls talk to the service as it is.
-   */
-  async #clearFinishedPendingForMoto(secretArn: string): Promise<void> {
-    const described = await this.#plain.send(new DescribeSecretCommand({ SecretId: secretArn }));
-    for (const [versionId, labels] of Object.entries(described.VersionIdsToStages ?? {})) {
-      if (labels.includes('AWSPENDING') && labels.includes('AWSCURRENT')) {
-        await this.#plain.send(
-          new UpdateSecretVersionStageCommand({
-            SecretId: secretArn,
-            VersionStage: 'AWSPENDING',
-            RemoveFromVersionId: versionId,
-          }),
-        );
-      }
-    }
-  }
-
   async #arnOf(secretId: string): Promise<string | undefined> {
     if (!secretId) return undefined;
     if (secretId.startsWith('arn:')) return secretId;
@@ -261,6 +239,31 @@ export class RotationDriver {
       return (await this.#plain.send(new DescribeSecretCommand({ SecretId: secretId }))).ARN;
     } catch {
       return undefined;
+    }
+  }
+}
+
+/**
+ * moto-only workaround (local/MOTO-DIFFERENCES.md): moto 5.2's RotateSecret refuses ("Previous rotation
+ * request is still in progress") when AWSPENDING sits on the AWSCURRENT version, which is exactly the state
+ * AWS documents as a finished rotation (and the state finishSecret leaves). AWS accepts it and moves
+ * AWSPENDING to the new version; here the label is removed first so moto does the same. Never done against
+ * AWS: the CLI's RotateSecret calls talk to the service as it is.
+ */
+export async function clearFinishedPendingForMoto(
+  client: SecretsManagerClient,
+  secretId: string,
+): Promise<void> {
+  const described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  for (const [versionId, labels] of Object.entries(described.VersionIdsToStages ?? {})) {
+    if (labels.includes('AWSPENDING') && labels.includes('AWSCURRENT')) {
+      await client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: versionId,
+        }),
+      );
     }
   }
 }

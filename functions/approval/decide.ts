@@ -5,7 +5,7 @@ import {
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { AuditDetailType } from '../audit/records';
 import {
   ApprovalRefusedError,
@@ -16,7 +16,7 @@ import {
   RefusalCode,
   RequestState,
 } from './approvals';
-import { type ApprovalRules, notification } from './request';
+import { type ApprovalRules, notifyApprovers } from './request';
 
 /**
  * The part of a Lambda function URL event the decider reads. With `AuthType: AWS_IAM`, Lambda checks the
@@ -281,17 +281,7 @@ export function createDecideHandler(deps: DecideDependencies) {
       });
       const notified = Boolean(config.topicArn);
       if (notified) {
-        await deps.sns.send(
-          new PublishCommand({
-            TopicArn: config.topicArn,
-            Subject: 'Secret rotation waiting for approval',
-            Message: notification(request),
-            MessageAttributes: {
-              secretArn: { DataType: 'String', StringValue: request.secretArn },
-              requestId: { DataType: 'String', StringValue: request.requestId },
-            },
-          }),
-        );
+        await notifyApprovers(deps.sns, config.topicArn, request);
       }
       await publishAuditEvent(
         deps.eventBridge,

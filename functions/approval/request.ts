@@ -158,17 +158,7 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
         retentionDays: config.retentionDays,
       });
       pending = [...pending, requested];
-      await deps.sns.send(
-        new PublishCommand({
-          TopicArn: config.topicArn,
-          Subject: 'Secret rotation waiting for approval',
-          Message: notification(requested),
-          MessageAttributes: {
-            secretArn: { DataType: 'String', StringValue: requested.secretArn },
-            requestId: { DataType: 'String', StringValue: requested.requestId },
-          },
-        }),
-      );
+      await notifyApprovers(deps.sns, config.topicArn, requested);
       await publishAuditEvent(
         deps.eventBridge,
         config.eventBusName,
@@ -194,6 +184,25 @@ export function createApprovalHandler(deps: ApprovalDependencies) {
       overdue,
     };
   };
+}
+
+/** Tells the approvers on their topic that `request` waits, with its secret and id as message attributes. */
+export async function notifyApprovers(
+  sns: SNSClient,
+  topicArn: string,
+  request: ApprovalRequest,
+): Promise<void> {
+  await sns.send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      Subject: 'Secret rotation waiting for approval',
+      Message: notification(request),
+      MessageAttributes: {
+        secretArn: { DataType: 'String', StringValue: request.secretArn },
+        requestId: { DataType: 'String', StringValue: request.requestId },
+      },
+    }),
+  );
 }
 
 /** The approvers' notification: what waits, until when, and the commands. Metadata only. */

@@ -141,18 +141,19 @@ export class RotationApproval extends Construct {
       });
       this.approversTopic = new sns.Topic(this, 'Approvers', { masterKey: this.#topicKey, enforceSSL: true });
     }
+    // The rules both functions apply (functions/approval/request.ts loadApprovalRules).
+    const rules: Record<string, string> = {
+      APPROVAL_TABLE: this.table.tableName,
+      APPROVAL_TOPIC_ARN: this.approversTopic.topicArn,
+      APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
+      APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
+      FOUR_EYES: String(fourEyes),
+      FOUR_EYES_BY: fourEyesBy,
+      ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
+    };
     this.approvalFunction = new RotationFunction(this, 'Function', {
       entry: path.join(FUNCTIONS_DIR, 'approval', 'handler.ts'),
-      environment: {
-        SECRET_ARN: props.secret.secretArn,
-        APPROVAL_TABLE: this.table.tableName,
-        APPROVAL_TOPIC_ARN: this.approversTopic.topicArn,
-        APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
-        APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
-        FOUR_EYES: String(fourEyes),
-        FOUR_EYES_BY: fourEyesBy,
-        ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
-      },
+      environment: { SECRET_ARN: props.secret.secretArn, ...rules },
     });
     const fn = this.approvalFunction.function;
     // What the function calls (the IAM replay records it): Query the secret's requests, PutItem a new one,
@@ -166,15 +167,7 @@ export class RotationApproval extends Construct {
     // on the secret is a policy of its own, which the function does not depend on.
     this.deciderFunction = new RotationFunction(this, 'Decider', {
       entry: path.join(FUNCTIONS_DIR, 'approval', 'decide-handler.ts'),
-      environment: {
-        APPROVAL_TABLE: this.table.tableName,
-        APPROVAL_TOPIC_ARN: this.approversTopic.topicArn,
-        APPROVAL_EXPIRES_SECONDS: String(expiresAfter.toSeconds()),
-        APPROVAL_RETENTION_DAYS: String(Math.ceil(retention.toDays({ integral: false }))),
-        FOUR_EYES: String(fourEyes),
-        FOUR_EYES_BY: fourEyesBy,
-        ...(props.eventBus ? { EVENT_BUS_NAME: props.eventBus.eventBusName } : {}),
-      },
+      environment: rules,
     });
     const decider = this.deciderFunction.function;
     // What the decider calls (the IAM replay records it): Query pending requests, GetItem after a refused

@@ -12,6 +12,7 @@ import {
 import { Client, escapeIdentifier } from 'pg';
 import type { LocalDatabase } from '../../../local/databases/common';
 import { startPostgres } from '../../../local/databases/postgres';
+import { clearFinishedPendingForMoto } from '../../../local/driver';
 import { type LocalAws, startMoto } from '../../../local/moto';
 
 /** The CLI's executable, as npm runs it. */
@@ -182,19 +183,7 @@ export async function configureRotation(world: CliWorld, name: string, days: num
   const token = '00000000-0000-4000-8000-0000000000aa';
   // moto-only: moto refuses RotateSecret while AWSPENDING sits on AWSCURRENT (a finished rotation, which AWS
   // accepts; local/MOTO-DIFFERENCES.md), so remove that label first, as RotationDriver.testConfiguration does.
-  const before =
-    (await world.secrets.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};
-  for (const [versionId, labels] of Object.entries(before)) {
-    if (labels.includes('AWSPENDING') && labels.includes('AWSCURRENT')) {
-      await world.secrets.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: name,
-          VersionStage: 'AWSPENDING',
-          RemoveFromVersionId: versionId,
-        }),
-      );
-    }
-  }
+  await clearFinishedPendingForMoto(world.secrets, name);
   await world.secrets
     .send(
       new RotateSecretCommand({
